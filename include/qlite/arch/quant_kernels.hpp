@@ -1,0 +1,2 @@
+#pragma once
+#define QLITE_QUANT_KERNELS(PREFIX, ARCH)

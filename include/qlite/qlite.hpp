@@ -5,8 +5,23 @@
 #include "qlite/config.hpp"
 
 #include "qlite/core/aligned_buffer.hpp"
+#include "qlite/core/bf16.hpp"
+#include "qlite/core/convert.hpp"
 #include "qlite/core/cpu_features.hpp"
 #include "qlite/core/dispatch.hpp"
 #include "qlite/core/error.hpp"
+#include "qlite/core/fp16.hpp"
 #include "qlite/core/matrix_view.hpp"
 #include "qlite/core/parallel_for.hpp"
+
+#include "qlite/quant/scheme.hpp"
+#include "qlite/quant/quant_params.hpp"
+#include "qlite/quant/quantized_tensor.hpp"
+#include "qlite/quant/packing.hpp"
+#include "qlite/quant/quantizer.hpp"
+#include "qlite/quant/metrics.hpp"
+
+#include "qlite/gemm/gemm_params.hpp"
+#include "qlite/gemm/packed_weights.hpp"
+#include "qlite/gemm/reference.hpp"
+#include "qlite/gemm/gemm.hpp"

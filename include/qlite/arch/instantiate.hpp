@@ -14,5 +14,9 @@ static_assert(std::is_base_of_v<xsimd::default_arch, qlite::simd_arch_t<QLITE_IN
                   std::is_base_of_v<qlite::simd_arch_t<QLITE_INSTANTIATE_ARCH>, xsimd::default_arch>,
               "qlite: this per-arch TU is compiled without the flags of its arch");
 
+#include "qlite/arch/convert_kernels.hpp"
+QLITE_CONVERT_KERNELS(template, QLITE_INSTANTIATE_ARCH)
 #include "qlite/arch/quant_kernels.hpp"
 QLITE_QUANT_KERNELS(template, QLITE_INSTANTIATE_ARCH)
+#include "qlite/arch/gemm_kernels.hpp"
+QLITE_GEMM_KERNELS(template, QLITE_INSTANTIATE_ARCH)

@@ -255,3 +255,38 @@ decltype(auto) dispatch(F&& f, arch_id a = active_arch()) {
 }
 
 }  // namespace qlite
+
+/// Expands `MACRO(extern template, TAG)` for every arch whose kernels come from a per-arch TU
+/// (runtime dispatch): headers use it to declare those explicit instantiations.
+#if defined(QLITE_RUNTIME_DISPATCH)
+#if defined(QLITE_HAVE_ARCH_SSE4_2)
+#define QLITE_DETAIL_EXTERN_SSE4_2(M) M(extern template, xsimd::sse4_2)
+#else
+#define QLITE_DETAIL_EXTERN_SSE4_2(M)
+#endif
+#if defined(QLITE_HAVE_ARCH_AVX2)
+#define QLITE_DETAIL_EXTERN_AVX2(M) M(extern template, xsimd::fma3<xsimd::avx2>)
+#else
+#define QLITE_DETAIL_EXTERN_AVX2(M)
+#endif
+#if defined(QLITE_HAVE_ARCH_AVX512BW)
+#define QLITE_DETAIL_EXTERN_AVX512BW(M) M(extern template, xsimd::avx512bw)
+#else
+#define QLITE_DETAIL_EXTERN_AVX512BW(M)
+#endif
+#if defined(QLITE_HAVE_ARCH_AVX512VNNI)
+#define QLITE_DETAIL_EXTERN_AVX512VNNI(M) M(extern template, qlite::avx512vnni)
+#else
+#define QLITE_DETAIL_EXTERN_AVX512VNNI(M)
+#endif
+#if defined(QLITE_HAVE_ARCH_NEON64)
+#define QLITE_DETAIL_EXTERN_NEON64(M) M(extern template, xsimd::neon64)
+#else
+#define QLITE_DETAIL_EXTERN_NEON64(M)
+#endif
+#define QLITE_DECLARE_RUNTIME_KERNELS(M)                                                     \
+  QLITE_DETAIL_EXTERN_SSE4_2(M) QLITE_DETAIL_EXTERN_AVX2(M) QLITE_DETAIL_EXTERN_AVX512BW(M) \
+  QLITE_DETAIL_EXTERN_AVX512VNNI(M) QLITE_DETAIL_EXTERN_NEON64(M)
+#else
+#define QLITE_DECLARE_RUNTIME_KERNELS(M)
+#endif

@@ -86,7 +86,7 @@ struct quantized_tensor {
   [[nodiscard]] unsigned code(std::size_t r, std::size_t c) const noexcept {
     const std::uint8_t* row = codes.data() + r * row_bytes();
     const std::size_t bit = c * static_cast<std::size_t>(bits);
-    // Two bytes always cover a code of ≤ 8 bits; the second may lie past the row's end.
+    // A code of ≤ 8 bits spans at most two bytes, both inside the row.
     unsigned v = row[bit / 8];
     if ((bit % 8) + static_cast<std::size_t>(bits) > 8) v |= static_cast<unsigned>(row[bit / 8 + 1]) << 8;
     return (v >> (bit % 8)) & ((1U << bits) - 1U);
@@ -103,7 +103,7 @@ struct quantized_tensor {
   }
   /// Average bits per weight including the parameters.
   [[nodiscard]] double bits_per_weight() const noexcept {
-    return rows * cols ? 8.0 * static_cast<double>(storage_bytes()) / static_cast<double>(rows * cols) : 0.0;
+    return rows != 0 && cols != 0 ? 8.0 * static_cast<double>(storage_bytes()) / static_cast<double>(rows * cols) : 0.0;
   }
 };
 

@@ -1,0 +1,510 @@
+// qlite — GEMM/GEMV kernels per arch (definitions; users include qlite/gemm/gemm.hpp).
+//
+// One register tile = MR rows of x × NP panels (16 output channels each, one lane per
+// channel). Each lane walks k in order, so results equal ref::gemm bit for bit. x86 kernels
+// use intrinsics through a small per-ISA op table (v512<Arch>, v256<Arch>); other archs
+// (sse4_2, neon64, scalar) run the reference code compiled for their flags.
+#pragma once
+
+#include <algorithm>
+#include <cstddef>
+#include <cstdint>
+#include <cstring>
+#include <type_traits>
+
+#include <xsimd/xsimd.hpp>
+
+#include "qlite/core/dispatch.hpp"
+#include "qlite/arch/gemm_kernels_decl.hpp"
+#include "qlite/gemm/reference.hpp"
+
+#if defined(QLITE_X86_64)
+#include <immintrin.h>
+#endif
+
+// GCC 12 reports the _mm512_undefined_* placeholders inside its own AVX-512 intrinsics as
+// maybe-uninitialized once they are inlined into these kernels (a false positive, GCC PR
+// 105593); silenced for the kernels of this file only.
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#endif
+
+namespace qlite::kernel {
+
+namespace gemm_detail {
+
+using qlite::detail::gemm_args;
+using qlite::detail::weight_kind;
+using qlite::detail::panel_rows;
+
+inline constexpr std::size_t cb = 64;  // chunk bytes
+
+enum class tile_kind { act8_int8, act8_int4, wo_int8, wo_int4, wo_f32, wo_f16, wo_bf16, act_bf16 };
+
+#if defined(QLITE_X86_64)
+
+template <class A>
+inline constexpr bool is_vnni_v = std::is_base_of_v<qlite::avx512vnni, A>;
+
+/// 512-bit ops (AVX-512BW; vpdpbusd when A has VNNI).
+template <class A>
+struct v512 {
+  using vi = __m512i;
+  using vf = __m512;
+  static constexpr std::size_t lanes = 16;
+  static constexpr bool vnni = is_vnni_v<A>;
+  static vi load(const void* p) noexcept { return _mm512_loadu_si512(p); }
+  static vi zero() noexcept { return _mm512_setzero_si512(); }
+  static vf fzero() noexcept { return _mm512_setzero_ps(); }
+  static vi set1(std::int32_t v) noexcept { return _mm512_set1_epi32(v); }
+  static vf fset1(float v) noexcept { return _mm512_set1_ps(v); }
+  static vi band(vi a, vi b) noexcept { return _mm512_and_si512(a, b); }
+  static vi bxor(vi a, vi b) noexcept { return _mm512_xor_si512(a, b); }
+  static vi srli16_4(vi a) noexcept { return _mm512_srli_epi16(a, 4); }
+  template <int S>
+  static vi srli32(vi a) noexcept { return _mm512_srli_epi32(a, S); }
+  template <int S>
+  static vi slli32(vi a) noexcept { return _mm512_slli_epi32(a, S); }
+  template <int S>
+  static vi srai32(vi a) noexcept { return _mm512_srai_epi32(a, S); }
+  static vi sub(vi a, vi b) noexcept { return _mm512_sub_epi32(a, b); }
+  static vi mullo(vi a, vi b) noexcept { return _mm512_mullo_epi32(a, b); }
+  static vf cvt(vi a) noexcept { return _mm512_cvtepi32_ps(a); }
+  static vf fma(vf a, vf b, vf c) noexcept { return _mm512_fmadd_ps(a, b, c); }
+  static vf mul(vf a, vf b) noexcept { return _mm512_mul_ps(a, b); }
+  static vf add(vf a, vf b) noexcept { return _mm512_add_ps(a, b); }
+  static vf loadf(const float* p) noexcept { return _mm512_loadu_ps(p); }
+  static void storef(float* p, vf v) noexcept { _mm512_storeu_ps(p, v); }
+  static vf load_f16(const void* p) noexcept { return _mm512_cvtph_ps(_mm256_loadu_si256(static_cast<const __m256i*>(p))); }
+  static vi load_u8(const std::uint8_t* p) noexcept { return _mm512_cvtepu8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p))); }
+  static vf as_f(vi a) noexcept { return _mm512_castsi512_ps(a); }
+  // acc += Σ of 4 products u8(u) · s8(s) per lane (u ≤ 15: maddubs cannot saturate).
+  static vi dot_u4(vi acc, vi u, vi s) noexcept {
+    if constexpr (vnni) return _mm512_dpbusd_epi32(acc, u, s);
+    else return _mm512_add_epi32(acc, _mm512_madd_epi16(_mm512_maddubs_epi16(u, s), _mm512_set1_epi16(1)));
+  }
+  // int8 codes: with VNNI acc += Σ u·x (u = w + 128, corrected later by −128·Σx); without,
+  // acc += Σ w·x exactly via |w| · (x with w's sign) (|w| ≤ 128, |x| ≤ 127: no saturation).
+  static vi dot_u8(vi acc, vi u, vi x) noexcept {
+    if constexpr (vnni) {
+      return _mm512_dpbusd_epi32(acc, u, x);
+    } else {
+      const vi w = _mm512_xor_si512(u, _mm512_set1_epi8(static_cast<char>(0x80)));
+      const vi sx = _mm512_mask_sub_epi8(x, _mm512_movepi8_mask(w), _mm512_setzero_si512(), x);
+      return _mm512_add_epi32(acc, _mm512_madd_epi16(_mm512_maddubs_epi16(_mm512_abs_epi8(w), sx), _mm512_set1_epi16(1)));
+    }
+  }
+};
+
+/// 256-bit ops (AVX2 + FMA + F16C): two vectors per 16-lane panel.
+template <class A>
+struct v256 {
+  using vi = __m256i;
+  using vf = __m256;
+  static constexpr std::size_t lanes = 8;
+  static constexpr bool vnni = false;
+  static vi load(const void* p) noexcept { return _mm256_loadu_si256(static_cast<const __m256i*>(p)); }
+  static vi zero() noexcept { return _mm256_setzero_si256(); }
+  static vf fzero() noexcept { return _mm256_setzero_ps(); }
+  static vi set1(std::int32_t v) noexcept { return _mm256_set1_epi32(v); }
+  static vf fset1(float v) noexcept { return _mm256_set1_ps(v); }
+  static vi band(vi a, vi b) noexcept { return _mm256_and_si256(a, b); }
+  static vi bxor(vi a, vi b) noexcept { return _mm256_xor_si256(a, b); }
+  static vi srli16_4(vi a) noexcept { return _mm256_srli_epi16(a, 4); }
+  template <int S>
+  static vi srli32(vi a) noexcept { return _mm256_srli_epi32(a, S); }
+  template <int S>
+  static vi slli32(vi a) noexcept { return _mm256_slli_epi32(a, S); }
+  template <int S>
+  static vi srai32(vi a) noexcept { return _mm256_srai_epi32(a, S); }
+  static vi sub(vi a, vi b) noexcept { return _mm256_sub_epi32(a, b); }
+  static vi mullo(vi a, vi b) noexcept { return _mm256_mullo_epi32(a, b); }
+  static vf cvt(vi a) noexcept { return _mm256_cvtepi32_ps(a); }
+  static vf fma(vf a, vf b, vf c) noexcept { return _mm256_fmadd_ps(a, b, c); }
+  static vf mul(vf a, vf b) noexcept { return _mm256_mul_ps(a, b); }
+  static vf add(vf a, vf b) noexcept { return _mm256_add_ps(a, b); }
+  static vf loadf(const float* p) noexcept { return _mm256_loadu_ps(p); }
+  static void storef(float* p, vf v) noexcept { _mm256_storeu_ps(p, v); }
+  static vf load_f16(const void* p) noexcept { return _mm256_cvtph_ps(_mm_loadu_si128(static_cast<const __m128i*>(p))); }
+  static vi load_u8(const std::uint8_t* p) noexcept {
+    return _mm256_cvtepu8_epi32(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(p)));
+  }
+  static vf as_f(vi a) noexcept { return _mm256_castsi256_ps(a); }
+  static vi dot_u4(vi acc, vi u, vi s) noexcept {
+    return _mm256_add_epi32(acc, _mm256_madd_epi16(_mm256_maddubs_epi16(u, s), _mm256_set1_epi16(1)));
+  }
+  static vi dot_u8(vi acc, vi u, vi x) noexcept {  // Σ w·x exactly, w = u − 128 (see v512)
+    const vi w = _mm256_xor_si256(u, _mm256_set1_epi8(static_cast<char>(0x80)));
+    return _mm256_add_epi32(acc, _mm256_madd_epi16(_mm256_maddubs_epi16(_mm256_abs_epi8(w), _mm256_sign_epi8(x, w)),
+                                                    _mm256_set1_epi16(1)));
+  }
+};
+
+inline std::int32_t load4(const void* p) noexcept {
+  std::int32_t v;
+  std::memcpy(&v, p, 4);
+  return v;
+}
+
+template <class Arch, class V>
+QLITE_FORCE_INLINE typename V::vf apply_act(activation act, typename V::vf v) noexcept {
+  using B = xsimd::batch<float, simd_arch_t<Arch>>;
+  static_assert(B::size == V::lanes, "qlite gemm: xsimd batch width must match the kernel's vector");
+  if (act == activation::silu) {
+    const B t(v);
+    return (t / (B(1.0f) + xsimd::exp(-t)));
+  }
+  if (act == activation::gelu) {  // scalar erf (xsimd's erf trips a GCC 12 false warning on AVX-512)
+    alignas(64) float t[V::lanes];
+    V::storef(t, v);
+    for (float& f : t) f = qlite::detail::ref_activation<Arch>(activation::gelu, f);
+    return V::loadf(t);
+  }
+  return v;
+}
+
+/// Epilogue + store of one tile row: v = facc (· row scale) · output_scale + bias, act.
+template <class Arch, class V>
+QLITE_FORCE_INLINE void store_lanes(const gemm_args& a, std::size_t m, std::size_t n0, typename V::vf v,
+                                    float row_scale, bool int_mode) noexcept {
+  if (n0 >= a.n) return;
+  const std::size_t count = std::min<std::size_t>(V::lanes, a.n - n0);
+  if (int_mode) v = V::mul(v, V::fset1(row_scale));
+  v = V::mul(v, V::fset1(a.output_scale));
+  if (a.bias) {
+    if (count == V::lanes) {
+      v = V::add(v, V::loadf(a.bias + n0));
+    } else {
+      alignas(64) float b[V::lanes] = {};
+      for (std::size_t i = 0; i < count; ++i) b[i] = a.bias[n0 + i];
+      v = V::add(v, V::loadf(b));
+    }
+  }
+  v = apply_act<Arch, V>(a.act, v);
+  float* out = a.y + m * a.ldy + n0;
+  if (count == V::lanes) {
+    V::storef(out, v);
+  } else {
+    alignas(64) float t[V::lanes];
+    V::storef(t, v);
+    for (std::size_t i = 0; i < count; ++i) out[i] = t[i];
+  }
+}
+
+/// Scales of group g for panel p, vector h (lanes h·L … h·L+L−1).
+template <class V>
+QLITE_FORCE_INLINE typename V::vf load_scales(const gemm_args& a, std::size_t p, std::size_t g, std::size_t h) noexcept {
+  const std::size_t idx = (p * a.groups + g) * panel_rows + h * V::lanes;
+  if (a.scale_fp16) return V::load_f16(a.scales + idx * 2);
+  return V::loadf(reinterpret_cast<const float*>(a.scales) + idx);
+}
+
+/// The tile: rows m0 … m0+MR−1, panels p … p+NP−1.
+template <class Arch, class V, tile_kind K, std::size_t MR, std::size_t NP>
+void tile(const gemm_args& a, std::size_t p, std::size_t m0) noexcept {
+  using vi = typename V::vi;
+  using vf = typename V::vf;
+  constexpr std::size_t PV = panel_rows / V::lanes;  // vectors per panel
+  constexpr std::size_t NV = NP * PV;
+  constexpr std::size_t vb = V::lanes * 4;                      // bytes per vector
+  const std::uint8_t* wp[NP];
+  for (std::size_t j = 0; j < NP; ++j) wp[j] = a.data + (p + j) * a.panel_bytes;
+  vf acc[MR][NV];
+  for (std::size_t r = 0; r < MR; ++r)
+    for (std::size_t v = 0; v < NV; ++v) acc[r][v] = V::fzero();
+
+  if constexpr (K == tile_kind::act8_int8 || K == tile_kind::act8_int4) {
+    constexpr bool i4 = K == tile_kind::act8_int4;
+    constexpr std::size_t ck = i4 ? 8 : 4;
+    const std::size_t cpg = a.group / ck;
+    const std::int8_t* xr[MR];
+    for (std::size_t r = 0; r < MR; ++r) xr[r] = a.xq + (m0 + r) * a.k_padded;
+    const vi nib = V::set1(0x0F0F0F0F);
+    for (std::size_t g = 0; g < a.groups; ++g) {
+      vi ia[MR][NV];
+      for (std::size_t r = 0; r < MR; ++r)
+        for (std::size_t v = 0; v < NV; ++v) ia[r][v] = V::zero();
+      for (std::size_t c = g * cpg; c < (g + 1) * cpg; ++c) {
+        vi w[NV];
+        for (std::size_t j = 0; j < NP; ++j)
+          for (std::size_t h = 0; h < PV; ++h) w[j * PV + h] = V::load(wp[j] + c * cb + h * vb);
+        if constexpr (i4) {
+          vi hi[NV];
+          for (std::size_t v = 0; v < NV; ++v) {
+            hi[v] = V::band(V::srli16_4(w[v]), nib);
+            w[v] = V::band(w[v], nib);
+          }
+          for (std::size_t r = 0; r < MR; ++r) {
+            const vi x0 = V::set1(load4(xr[r] + c * 8)), x1 = V::set1(load4(xr[r] + c * 8 + 4));
+            for (std::size_t v = 0; v < NV; ++v) ia[r][v] = V::dot_u4(V::dot_u4(ia[r][v], w[v], x0), hi[v], x1);
+          }
+        } else {
+          for (std::size_t r = 0; r < MR; ++r) {
+            const vi x0 = V::set1(load4(xr[r] + c * 4));
+            for (std::size_t v = 0; v < NV; ++v) ia[r][v] = V::dot_u8(ia[r][v], w[v], x0);
+          }
+        }
+      }
+      // d = Σ u·x − z·Σx (the dot kernels that compute Σ w·x directly need no correction).
+      constexpr bool correct = i4 || V::vnni;
+      for (std::size_t j = 0; j < NP; ++j)
+        for (std::size_t h = 0; h < PV; ++h) {
+          const std::size_t v = j * PV + h;
+          const vf sc = load_scales<V>(a, p + j, g, h);
+          vi z = V::set1(i4 ? 8 : 128);
+          if (i4 && a.asym)
+            z = V::load_u8(a.zeros + ((p + j) * a.groups + g) * panel_rows +
+                           h * V::lanes);
+          for (std::size_t r = 0; r < MR; ++r) {
+            vi d = ia[r][v];
+            if constexpr (correct) d = V::sub(d, V::mullo(z, V::set1(a.x_gsum[(m0 + r) * a.groups + g])));
+            acc[r][v] = V::fma(V::cvt(d), sc, acc[r][v]);
+          }
+        }
+    }
+  } else if constexpr (K == tile_kind::wo_int8 || K == tile_kind::wo_int4) {
+    constexpr bool i4 = K == tile_kind::wo_int4;
+    constexpr std::size_t ck = i4 ? 8 : 4;
+    const std::size_t cpg = a.group / ck;
+    const float* xr[MR];
+    for (std::size_t r = 0; r < MR; ++r) xr[r] = a.x + (m0 + r) * a.ldx;
+    const vi low4 = V::set1(0x0F), flip = V::set1(static_cast<std::int32_t>(0x80808080U));
+    for (std::size_t g = 0; g < a.groups; ++g) {
+      vf s[MR][NV];
+      for (std::size_t r = 0; r < MR; ++r)
+        for (std::size_t v = 0; v < NV; ++v) s[r][v] = V::fzero();
+      vi z[NV];
+      for (std::size_t j = 0; j < NP; ++j)
+        for (std::size_t h = 0; h < PV; ++h)
+          z[j * PV + h] = (i4 && a.asym) ? V::load_u8(a.zeros + ((p + j) * a.groups + g) * panel_rows +
+                                                     h * V::lanes)
+                                         : V::set1(8);
+      for (std::size_t c = g * cpg; c < (g + 1) * cpg; ++c) {
+        vi w[NV];
+        for (std::size_t j = 0; j < NP; ++j)
+          for (std::size_t h = 0; h < PV; ++h) w[j * PV + h] = V::load(wp[j] + c * cb + h * vb);
+        if constexpr (i4) {
+          auto step = [&]<int Shift>(std::size_t kk) {
+            vf q[NV];
+            for (std::size_t v = 0; v < NV; ++v) q[v] = V::cvt(V::sub(V::band(V::template srli32<Shift>(w[v]), low4), z[v]));
+            for (std::size_t r = 0; r < MR; ++r) {
+              const vf xv = V::fset1(xr[r][kk]);
+              for (std::size_t v = 0; v < NV; ++v) s[r][v] = V::fma(q[v], xv, s[r][v]);
+            }
+          };
+          const std::size_t k0 = c * 8;
+          step.template operator()<0>(k0);
+          step.template operator()<8>(k0 + 1);
+          step.template operator()<16>(k0 + 2);
+          step.template operator()<24>(k0 + 3);
+          step.template operator()<4>(k0 + 4);
+          step.template operator()<12>(k0 + 5);
+          step.template operator()<20>(k0 + 6);
+          step.template operator()<28>(k0 + 7);
+        } else {
+          for (std::size_t v = 0; v < NV; ++v) w[v] = V::bxor(w[v], flip);  // u → w = u − 128 as s8
+          auto step = [&]<int Shl>(std::size_t kk) {
+            vf q[NV];
+            for (std::size_t v = 0; v < NV; ++v) q[v] = V::cvt(V::template srai32<24>(V::template slli32<Shl>(w[v])));
+            for (std::size_t r = 0; r < MR; ++r) {
+              const vf xv = V::fset1(xr[r][kk]);
+              for (std::size_t v = 0; v < NV; ++v) s[r][v] = V::fma(q[v], xv, s[r][v]);
+            }
+          };
+          const std::size_t k0 = c * 4;
+          step.template operator()<24>(k0);
+          step.template operator()<16>(k0 + 1);
+          step.template operator()<8>(k0 + 2);
+          step.template operator()<0>(k0 + 3);
+        }
+      }
+      for (std::size_t j = 0; j < NP; ++j)
+        for (std::size_t h = 0; h < PV; ++h) {
+          const std::size_t v = j * PV + h;
+          const vf sc = load_scales<V>(a, p + j, g, h);
+          for (std::size_t r = 0; r < MR; ++r) acc[r][v] = V::fma(s[r][v], sc, acc[r][v]);
+        }
+    }
+  } else if constexpr (K == tile_kind::wo_f32 || K == tile_kind::wo_f16) {
+    constexpr bool h16 = K == tile_kind::wo_f16;
+    constexpr std::size_t kb = h16 ? 32 : 64;  // bytes per k per panel
+    const float* xr[MR];
+    for (std::size_t r = 0; r < MR; ++r) xr[r] = a.x + (m0 + r) * a.ldx;
+    for (std::size_t k = 0; k < a.k_padded; ++k) {
+      vf w[NV];
+      for (std::size_t j = 0; j < NP; ++j)
+        for (std::size_t h = 0; h < PV; ++h) {
+          const std::uint8_t* src = wp[j] + k * kb + h * (kb / PV);
+          if constexpr (h16) w[j * PV + h] = V::load_f16(src);
+          else w[j * PV + h] = V::loadf(reinterpret_cast<const float*>(src));
+        }
+      for (std::size_t r = 0; r < MR; ++r) {
+        const vf xv = V::fset1(xr[r][k]);
+        for (std::size_t v = 0; v < NV; ++v) acc[r][v] = V::fma(w[v], xv, acc[r][v]);
+      }
+    }
+  } else {  // bf16 pairs: weight_only (x fp32, k then k+1) or bf16_activations (k+1 then k)
+    const vi himask = V::set1(static_cast<std::int32_t>(0xFFFF0000U));
+    for (std::size_t c = 0; c < a.k_padded / 2; ++c) {
+      vf lo[NV], hi[NV];
+      for (std::size_t j = 0; j < NP; ++j)
+        for (std::size_t h = 0; h < PV; ++h) {
+          const vi w = V::load(wp[j] + c * cb + h * vb);
+          lo[j * PV + h] = V::as_f(V::template slli32<16>(w));
+          hi[j * PV + h] = V::as_f(V::band(w, himask));
+        }
+      for (std::size_t r = 0; r < MR; ++r) {
+        const std::size_t m = m0 + r;
+        if constexpr (K == tile_kind::wo_bf16) {
+          const vf x0 = V::fset1(a.x[m * a.ldx + 2 * c]), x1 = V::fset1(a.x[m * a.ldx + 2 * c + 1]);
+          for (std::size_t v = 0; v < NV; ++v) acc[r][v] = V::fma(hi[v], x1, V::fma(lo[v], x0, acc[r][v]));
+        } else {
+          const std::uint32_t pair = static_cast<std::uint32_t>(load4(a.xb + m * a.k_padded + 2 * c));
+          const vf x0 = V::fset1(std::bit_cast<float>(pair << 16)), x1 = V::fset1(std::bit_cast<float>(pair & 0xFFFF0000U));
+          for (std::size_t v = 0; v < NV; ++v) acc[r][v] = V::fma(lo[v], x0, V::fma(hi[v], x1, acc[r][v]));
+        }
+      }
+    }
+  }
+
+  constexpr bool int_mode = K == tile_kind::act8_int8 || K == tile_kind::act8_int4;
+  for (std::size_t r = 0; r < MR; ++r) {
+    const std::size_t m = m0 + r;
+    const float rs = int_mode ? a.x_scale[m] : 1.0f;
+    for (std::size_t j = 0; j < NP; ++j)
+      for (std::size_t h = 0; h < PV; ++h)
+        store_lanes<Arch, V>(a, m, (p + j) * panel_rows + h * V::lanes,
+                             acc[r][j * PV + h], rs, int_mode);
+  }
+}
+
+#define QLITE_DETAIL_BF16_TARGET __attribute__((target("avx512f,avx512bw,avx512bf16")))
+
+/// bf16_activations with vdpbf16ps: only called when the CPU has AVX512-BF16.
+template <class Arch, std::size_t MR, std::size_t NP>
+QLITE_DETAIL_BF16_TARGET void tile_dpbf16(const gemm_args& a, std::size_t p, std::size_t m0) noexcept {
+  const std::uint8_t* wp[NP];
+  for (std::size_t j = 0; j < NP; ++j) wp[j] = a.data + (p + j) * a.panel_bytes;
+  __m512 acc[MR][NP];
+  for (std::size_t r = 0; r < MR; ++r)
+    for (std::size_t j = 0; j < NP; ++j) acc[r][j] = _mm512_setzero_ps();
+  for (std::size_t c = 0; c < a.k_padded / 2; ++c) {
+    __m512i w[NP];
+    for (std::size_t j = 0; j < NP; ++j) w[j] = _mm512_loadu_si512(wp[j] + c * cb);
+    for (std::size_t r = 0; r < MR; ++r) {
+      const __m512i xv = _mm512_set1_epi32(load4(a.xb + (m0 + r) * a.k_padded + 2 * c));
+      for (std::size_t j = 0; j < NP; ++j) acc[r][j] = _mm512_dpbf16_ps(acc[r][j], (__m512bh)w[j], (__m512bh)xv);
+    }
+  }
+  alignas(64) float out[MR][NP][16];
+  for (std::size_t r = 0; r < MR; ++r)
+    for (std::size_t j = 0; j < NP; ++j) _mm512_store_ps(out[r][j], acc[r][j]);
+  // The epilogue in the arch's own code (no bf16 instructions there).
+  for (std::size_t r = 0; r < MR; ++r)
+    for (std::size_t j = 0; j < NP; ++j) {
+      const std::size_t n0 = (p + j) * panel_rows;
+      for (std::size_t l = 0; l < 16 && n0 + l < a.n; ++l) {
+        float t = out[r][j][l] * a.output_scale;
+        if (a.bias) t = t + a.bias[n0 + l];
+        a.y[(m0 + r) * a.ldy + n0 + l] = qlite::detail::ref_activation<Arch>(a.act, t);
+      }
+    }
+}
+
+template <class Arch, class V, tile_kind K, std::size_t NP>
+void tile_rows(const gemm_args& a, std::size_t p, std::size_t m0, std::size_t mr) noexcept {
+  if constexpr (K == tile_kind::act_bf16 && std::is_same_v<V, v512<Arch>>) {
+    if (a.use_dpbf16) {
+      switch (mr) {
+        case 1: tile_dpbf16<Arch, 1, NP>(a, p, m0); break;
+        case 2: tile_dpbf16<Arch, 2, NP>(a, p, m0); break;
+        case 3: tile_dpbf16<Arch, 3, NP>(a, p, m0); break;
+        default: tile_dpbf16<Arch, 4, NP>(a, p, m0); break;
+      }
+      return;
+    }
+  }
+  switch (mr) {
+    case 1: tile<Arch, V, K, 1, NP>(a, p, m0); break;
+    case 2: tile<Arch, V, K, 2, NP>(a, p, m0); break;
+    case 3: tile<Arch, V, K, 3, NP>(a, p, m0); break;
+    default: tile<Arch, V, K, 4, NP>(a, p, m0); break;
+  }
+}
+
+template <class Arch, class V, tile_kind K>
+void run_panels(const gemm_args& a, std::size_t p0, std::size_t p1) noexcept {
+  // Decode (M ≤ 2): 4 panels per tile for 4+ independent FMA chains; prefill: 4 rows × 2 panels.
+  const bool decode = a.m <= 2;
+  std::size_t p = p0;
+  while (p < p1) {
+    const std::size_t left = p1 - p;
+    const std::size_t np = decode ? (left >= 4 ? 4 : 1) : (left >= 2 ? 2 : 1);
+    for (std::size_t m0 = 0; m0 < a.m; m0 += 4) {
+      const std::size_t mr = std::min<std::size_t>(4, a.m - m0);
+      if (np == 4) tile_rows<Arch, V, K, 4>(a, p, m0, mr);
+      else if (np == 2) tile_rows<Arch, V, K, 2>(a, p, m0, mr);
+      else tile_rows<Arch, V, K, 1>(a, p, m0, mr);
+    }
+    p += np;
+  }
+}
+
+template <class Arch, class V>
+void simd_panels(const gemm_args& a, std::size_t p0, std::size_t p1) noexcept {
+  const bool int8act = a.mode == gemm_mode::int8_activations;
+  switch (a.kind) {
+    case weight_kind::int8:
+      return int8act ? run_panels<Arch, V, tile_kind::act8_int8>(a, p0, p1)
+                     : run_panels<Arch, V, tile_kind::wo_int8>(a, p0, p1);
+    case weight_kind::int4:
+      return int8act ? run_panels<Arch, V, tile_kind::act8_int4>(a, p0, p1)
+                     : run_panels<Arch, V, tile_kind::wo_int4>(a, p0, p1);
+    case weight_kind::f32: return run_panels<Arch, V, tile_kind::wo_f32>(a, p0, p1);
+    case weight_kind::f16: return run_panels<Arch, V, tile_kind::wo_f16>(a, p0, p1);
+    case weight_kind::bf16:
+      return a.mode == gemm_mode::bf16_activations ? run_panels<Arch, V, tile_kind::act_bf16>(a, p0, p1)
+                                                   : run_panels<Arch, V, tile_kind::wo_bf16>(a, p0, p1);
+  }
+}
+
+#endif  // QLITE_X86_64
+
+}  // namespace gemm_detail
+
+/// Output channels of panels [p0, p1) for all rows of x (see reference.hpp for the math).
+template <class Arch>
+void gemm_panels(const qlite::detail::gemm_args& a, std::size_t p0, std::size_t p1) noexcept {
+#if defined(QLITE_X86_64)
+  if constexpr (std::is_base_of_v<xsimd::avx512bw, Arch>) {
+    return gemm_detail::simd_panels<Arch, gemm_detail::v512<Arch>>(a, p0, p1);
+  } else if constexpr (std::is_base_of_v<xsimd::fma3<xsimd::avx2>, Arch>) {
+    return gemm_detail::simd_panels<Arch, gemm_detail::v256<Arch>>(a, p0, p1);
+  } else {
+    return ref::detail::gemm_panels<Arch>(a, p0, p1);
+  }
+#else
+  return ref::detail::gemm_panels<Arch>(a, p0, p1);
+#endif
+}
+
+/// Dynamic int8 quantization of the activations (reference math, compiled for Arch).
+template <class Arch>
+void gemm_quantize_activations(const float* x, std::size_t ldx, std::size_t m, std::size_t k, std::size_t k_padded,
+                               std::size_t group, std::int8_t* q, float* scale, std::int32_t* gsum) noexcept {
+  ref::detail::quantize_activations<Arch>(x, ldx, m, k, k_padded, group, q, scale, gsum);
+}
+
+/// x → bf16 bits (nearest even), padded to k_padded.
+template <class Arch>
+void gemm_round_bf16(const float* x, std::size_t ldx, std::size_t m, std::size_t k, std::size_t k_padded,
+                     std::uint16_t* xb) noexcept {
+  ref::detail::round_activations_bf16<Arch>(x, ldx, m, k, k_padded, xb);
+}
+
+}  // namespace qlite::kernel
+
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic pop
+#endif

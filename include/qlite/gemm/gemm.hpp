@@ -1,0 +1,82 @@
+// qlite — qlite::gemm: y = act(output_scale · x · Wᵀ + bias) over prepacked weights.
+//
+// Contract
+//   gemm(x, packed, y, params)
+//     x       M × K fp32 (any row stride), finite
+//     packed  packed_weights<Format> of an N × K weight matrix (qlite::prepack, once)
+//     y       M × N fp32 (any row stride), written, never read
+//     params  mode (weight_only | int8_activations | bf16_activations), bias (N or empty),
+//             output_scale, fused activation (none | silu | gelu), threads (0 = default)
+//   Results: exactly ref::gemm (gemm/reference.hpp defines every operation) for every arch and
+//   thread count; the fused SiLU/GELU use vector exp/erf (≤ 1e-5 relative to ref), and
+//   bf16_activations on AVX512-BF16 hardware flushes bf16 subnormals (≤ 2^-22 · Σ|x·w|).
+//   Errors (qlite::error): shapes that do not match (invalid_argument, naming both), a mode
+//   the format cannot run (unsupported). A missing instruction set is reported by the
+//   dispatcher (QLITE_ARCH), never SIGILL.
+//
+// How (docs/gemm.md): one SIMD lane per output channel over 16-row panels; int8 activations
+// are quantized once per call (per row, symmetric, amax/127) into a buffer; VNNI vpdpbusd
+// multiplies the unsigned weight codes by the signed activation codes, and the zero code is
+// removed once per group with the group's activation sum (d = Σ u·x − z·Σx, exact). Threads
+// split the panels (output channels), so any thread count gives identical bits.
+//
+// Cost: weights are streamed once per call (M ≤ 2: memory bound, bytes() per call); tiles of
+// 4 rows × 32 channels for M > 2. Per call: O(M·K) to stage/quantize x, plus the GEMM.
+//
+//   auto w = qlite::prepack<qlite::q4_0_format>(blocks, 4096, 4096);   // once
+//   qlite::gemm_params p{.mode = qlite::gemm_mode::int8_activations};  // W4A8
+//   qlite::gemm(qlite::matrix_view<const float>(x.data(), 1, 4096), w,
+//               qlite::matrix_view<float>(y.data(), 1, 4096), p);
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+
+#include "qlite/core/cpu_features.hpp"
+#include "qlite/core/dispatch.hpp"
+#include "qlite/core/matrix_view.hpp"
+#include "qlite/core/parallel_for.hpp"
+#include "qlite/gemm/gemm_params.hpp"
+#include "qlite/gemm/packed_weights.hpp"
+#include "qlite/gemm/reference.hpp"
+
+#include "qlite/arch/gemm_kernels_decl.hpp"
+#if defined(QLITE_RUNTIME_DISPATCH)
+QLITE_DECLARE_RUNTIME_KERNELS(QLITE_GEMM_KERNELS)
+#else
+#include "qlite/arch/gemm_kernels.hpp"
+#endif
+
+namespace qlite {
+
+/// y = act(output_scale · x · Wᵀ + bias) with W = packed (see the file comment).
+template <class Format>
+void gemm(matrix_view<const float> x, const packed_weights<Format>& w, matrix_view<float> y,
+          const gemm_params& params = {}) {
+  detail::gemm_call c = detail::make_gemm_call(x, w.storage(), y, params, Format::name());
+  const detail::packed_storage& s = w.storage();
+  c.args.use_dpbf16 = cpu().avx512_bf16;
+  const unsigned threads = params.threads ? params.threads : default_threads();
+  dispatch([&](auto arch) {
+    using A = decltype(arch);
+    if constexpr (std::is_same_v<A, scalar_arch>) {
+      if (params.mode == gemm_mode::int8_activations)
+        ref::detail::quantize_activations<void>(x.data(), x.stride(), x.rows(), s.cols, s.k_padded, s.group,
+                                                c.xq.data(), c.x_scale.data(), c.x_gsum.data());
+      else if (params.mode == gemm_mode::bf16_activations)
+        ref::detail::round_activations_bf16<void>(x.data(), x.stride(), x.rows(), s.cols, s.k_padded, c.xb.data());
+      parallel_for(
+          s.panels, [&](std::size_t p0, std::size_t p1) { ref::detail::gemm_panels<void>(c.args, p0, p1); }, threads);
+    } else {
+      if (params.mode == gemm_mode::int8_activations)
+        kernel::gemm_quantize_activations<A>(x.data(), x.stride(), x.rows(), s.cols, s.k_padded, s.group,
+                                             c.xq.data(), c.x_scale.data(), c.x_gsum.data());
+      else if (params.mode == gemm_mode::bf16_activations)
+        kernel::gemm_round_bf16<A>(x.data(), x.stride(), x.rows(), s.cols, s.k_padded, c.xb.data());
+      parallel_for(
+          s.panels, [&](std::size_t p0, std::size_t p1) { kernel::gemm_panels<A>(c.args, p0, p1); }, threads);
+    }
+  });
+}
+
+}  // namespace qlite

@@ -1,0 +1,278 @@
+// qlite::gemm against ref::gemm: every format × mode × arch, odd shapes, M = 1…9, threads 1…3.
+#include <doctest/doctest.h>
+
+#include <algorithm>
+#include <cmath>
+#include <string>
+#include <vector>
+
+#include <qlite/gemm/gemm.hpp>
+
+#include "../test_util.hpp"
+#include "gemm_test_util.hpp"
+
+namespace {
+
+using namespace qlite;
+
+struct shape {
+  std::size_t n, k;
+};
+
+// Runs gemm and ref::gemm on M = 1…9 for every shape and checks bitwise equality.
+// x and y use row strides larger than their widths for odd M (views, not copies).
+template <class Format>
+void check_exact(const packed_weights<Format>& w, gemm_mode mode, std::uint32_t seed) {
+  const std::size_t n = w.rows(), k = w.cols();
+  const std::vector<float> bias = test::random_floats(n, seed + 7);
+  for (std::size_t m = 1; m <= 9; ++m) {
+    const std::size_t ldx = k + (m % 2) * 3, ldy = n + (m % 2) * 5;
+    const std::vector<float> x = test::random_activations(m, k, ldx, seed + static_cast<std::uint32_t>(m));
+    gemm_params p;
+    p.mode = mode;
+    p.threads = static_cast<unsigned>(1 + m % 3);
+    if (m % 3 == 1) p.bias = bias;
+    if (m % 4 == 2) p.output_scale = 0.75f;
+    std::vector<float> y(m * ldy, -1.0f), yr(m * ldy, -1.0f);
+    gemm(matrix_view<const float>(x.data(), m, k, ldx), w, matrix_view<float>(y.data(), m, n, ldy), p);
+    ref::gemm(matrix_view<const float>(x.data(), m, k, ldx), w, matrix_view<float>(yr.data(), m, n, ldy), p);
+    const long d = test::first_difference(y, yr);
+    INFO("format ", Format::name(), " mode ", std::string(to_string(mode)), " M ", m, " N ", n, " K ", k, " threads ",
+         p.threads);
+    if (d >= 0) INFO("first difference at y[", d / static_cast<long>(ldy), "][", d % static_cast<long>(ldy), "]: ",
+                     y[static_cast<std::size_t>(d)], " vs ref ", yr[static_cast<std::size_t>(d)]);
+    CHECK(d == -1);
+  }
+}
+
+template <std::size_t G, class S>
+void check_int4(const std::vector<shape>& shapes) {
+  std::uint32_t seed = 100 + static_cast<std::uint32_t>(G);
+  for (const shape s : shapes) {
+    const scheme_id sid = std::is_same_v<S, asymmetric> ? scheme_id::asymmetric : scheme_id::symmetric;
+    auto w = prepack<int4_per_group_format<G, S>>(test::random_tensor(s.n, s.k, 4, sid, G, ++seed));
+    check_exact(w, gemm_mode::weight_only, seed);
+    check_exact(w, gemm_mode::int8_activations, seed);
+  }
+}
+
+}  // namespace
+
+TEST_SUITE("gemm") {
+  TEST_CASE("int8 per-channel: W8A8 and weight-only are exactly ref::gemm") {
+    test::for_each_arch([](arch_id) {
+      std::uint32_t seed = 1;
+      for (const shape s : {shape{1, 4}, shape{33, 37}, shape{70, 130}}) {
+        auto w = prepack<int8_per_channel_format>(test::random_tensor(s.n, s.k, 8, scheme_id::symmetric, 0, ++seed));
+        check_exact(w, gemm_mode::weight_only, seed);
+        check_exact(w, gemm_mode::int8_activations, seed);
+      }
+    });
+  }
+
+  TEST_CASE("int4 per-group (G 32/64/128, sym/asym): W4A8 and weight-only are exactly ref::gemm") {
+    test::for_each_arch([](arch_id) {
+      check_int4<32, symmetric>({{17, 32}, {50, 96}});
+      check_int4<32, asymmetric>({{17, 32}, {50, 96}});
+      check_int4<64, symmetric>({{33, 192}});
+      check_int4<64, asymmetric>({{33, 192}});
+      check_int4<128, symmetric>({{20, 256}});
+      check_int4<128, asymmetric>({{20, 256}});
+    });
+  }
+
+  TEST_CASE("Q8_0 and Q4_0: W8A8/W4A8 and weight-only are exactly ref::gemm") {
+    test::for_each_arch([](arch_id) {
+      std::uint32_t seed = 300;
+      for (const shape s : {shape{1, 32}, shape{35, 96}, shape{64, 160}}) {
+        auto w8 = prepack<q8_0_format>(std::span<const block_q8_0>(test::random_q8_0(s.n, s.k, ++seed)), s.n, s.k);
+        check_exact(w8, gemm_mode::weight_only, seed);
+        check_exact(w8, gemm_mode::int8_activations, seed);
+        auto w4 = prepack<q4_0_format>(std::span<const block_q4_0>(test::random_q4_0(s.n, s.k, ++seed)), s.n, s.k);
+        check_exact(w4, gemm_mode::weight_only, seed);
+        check_exact(w4, gemm_mode::int8_activations, seed);
+      }
+    });
+  }
+
+  TEST_CASE("fp32, fp16, bf16 weight-only are exactly ref::gemm") {
+    test::for_each_arch([](arch_id) {
+      std::uint32_t seed = 500;
+      for (const shape s : {shape{1, 1}, shape{18, 7}, shape{49, 66}}) {
+        const std::vector<float> wf = test::random_floats(s.n * s.k, ++seed);
+        const matrix_view<const float> W(wf.data(), s.n, s.k);
+        check_exact(prepack<fp32_format>(W), gemm_mode::weight_only, seed);
+        check_exact(prepack<fp16_format>(W), gemm_mode::weight_only, seed);
+        check_exact(prepack<bf16_format>(W), gemm_mode::weight_only, seed);
+      }
+    });
+  }
+
+  TEST_CASE("bf16 activations: within the summation bound of ref::gemm (exact without AVX512-BF16)") {
+    test::for_each_arch([](arch_id a) {
+      const std::size_t n = 37, k = 91;
+      const std::vector<float> wf = test::random_floats(n * k, 77);
+      auto w = prepack<bf16_format>(matrix_view<const float>(wf.data(), n, k));
+      for (std::size_t m = 1; m <= 9; ++m) {
+        const std::vector<float> x = test::random_activations(m, k, k, static_cast<std::uint32_t>(m));
+        gemm_params p;
+        p.mode = gemm_mode::bf16_activations;
+        p.threads = static_cast<unsigned>(1 + m % 3);
+        std::vector<float> y(m * n), yr(m * n);
+        gemm(matrix_view<const float>(x.data(), m, k), w, matrix_view<float>(y.data(), m, n), p);
+        ref::gemm(matrix_view<const float>(x.data(), m, k), w, matrix_view<float>(yr.data(), m, n), p);
+        const bool hw = (a == arch_id::avx512bw || a == arch_id::avx512vnni) && cpu().avx512_bf16;
+        for (std::size_t i = 0; i < m; ++i)
+          for (std::size_t j = 0; j < n; ++j) {
+            double mag = 0;  // Σ|x·w|: any fp32 summation order of exact products errs by ≤ K·2^-24·mag
+            for (std::size_t c = 0; c < k; ++c) mag += std::fabs(static_cast<double>(x[i * k + c]) * wf[j * k + c]);
+            const double bound = hw ? 2.0 * static_cast<double>(k) * std::ldexp(mag, -24) + 1e-30 : 0.0;
+            INFO("m ", i, " n ", j, " y ", y[i * n + j], " ref ", yr[i * n + j]);
+            CHECK(std::fabs(static_cast<double>(y[i * n + j]) - yr[i * n + j]) <= bound);
+          }
+      }
+    });
+  }
+
+  TEST_CASE("fused SiLU / GELU: within 1e-5 relative of ref::gemm") {
+    test::for_each_arch([](arch_id) {
+      const std::size_t n = 45, k = 64;
+      auto w = prepack<q4_0_format>(std::span<const block_q4_0>(test::random_q4_0(n, k, 9)), n, k);
+      const std::vector<float> bias = test::random_floats(n, 10);
+      for (activation act : {activation::silu, activation::gelu})
+        for (gemm_mode mode : {gemm_mode::weight_only, gemm_mode::int8_activations})
+          for (std::size_t m : {std::size_t{1}, std::size_t{6}}) {
+            const std::vector<float> x = test::random_floats(m * k, 11, -8.0f, 8.0f);
+            gemm_params p;
+            p.mode = mode;
+            p.act = act;
+            p.bias = bias;
+            std::vector<float> y(m * n), yr(m * n);
+            gemm(matrix_view<const float>(x.data(), m, k), w, matrix_view<float>(y.data(), m, n), p);
+            ref::gemm(matrix_view<const float>(x.data(), m, k), w, matrix_view<float>(yr.data(), m, n), p);
+            for (std::size_t i = 0; i < y.size(); ++i) {
+              INFO("act ", std::string(to_string(act)), " i ", i, " y ", y[i], " ref ", yr[i]);
+              CHECK(std::fabs(y[i] - yr[i]) <= 1e-5f * std::max(1.0f, std::fabs(yr[i])));
+            }
+          }
+    });
+  }
+
+  TEST_CASE("results are bitwise identical for 1, 2 and 3 threads") {
+    test::for_each_arch([](arch_id) {
+      const std::size_t n = 250, k = 128, m = 5;
+      auto w = prepack<int4_per_group_format<32, asymmetric>>(test::random_tensor(n, k, 4, scheme_id::asymmetric, 32, 3));
+      const std::vector<float> x = test::random_floats(m * k, 4);
+      for (gemm_mode mode : {gemm_mode::weight_only, gemm_mode::int8_activations}) {
+        std::vector<float> y1(m * n), y2(m * n), y3(m * n);
+        gemm_params p;
+        p.mode = mode;
+        p.threads = 1;
+        gemm(matrix_view<const float>(x.data(), m, k), w, matrix_view<float>(y1.data(), m, n), p);
+        p.threads = 2;
+        gemm(matrix_view<const float>(x.data(), m, k), w, matrix_view<float>(y2.data(), m, n), p);
+        p.threads = 3;
+        gemm(matrix_view<const float>(x.data(), m, k), w, matrix_view<float>(y3.data(), m, n), p);
+        CHECK(test::first_difference(y1, y2) == -1);
+        CHECK(test::first_difference(y1, y3) == -1);
+      }
+    });
+  }
+
+  TEST_CASE("ggml compatibility: gemm of the identity reproduces ggml's dequantized Q8_0 / Q4_0 values") {
+    test::for_each_arch([](arch_id) {
+      const std::size_t n = 19, k = 64;
+      const std::vector<float> wf = test::random_floats(n * k, 21);
+      std::vector<block_q8_0> b8(n * k / 32);
+      std::vector<block_q4_0> b4(n * k / 32);
+      std::vector<float> d8(n * k), d4(n * k);
+      for (std::size_t r = 0; r < n; ++r) {
+        const std::span<const float> row(wf.data() + r * k, k);
+        ref::quantize_row(row, std::span<block_q8_0>(b8.data() + r * k / 32, k / 32));
+        ref::quantize_row(row, std::span<block_q4_0>(b4.data() + r * k / 32, k / 32));
+        ref::dequantize_row(std::span<const block_q8_0>(b8.data() + r * k / 32, k / 32), std::span<float>(d8.data() + r * k, k));
+        ref::dequantize_row(std::span<const block_q4_0>(b4.data() + r * k / 32, k / 32), std::span<float>(d4.data() + r * k, k));
+      }
+      std::vector<float> eye(k * k, 0.0f);
+      for (std::size_t i = 0; i < k; ++i) eye[i * k + i] = 1.0f;
+      auto p8 = prepack<q8_0_format>(std::span<const block_q8_0>(b8), n, k);
+      auto p4 = prepack<q4_0_format>(std::span<const block_q4_0>(b4), n, k);
+      std::vector<float> y8(k * n), y4(k * n);
+      gemm(matrix_view<const float>(eye.data(), k, k), p8, matrix_view<float>(y8.data(), k, n));
+      gemm(matrix_view<const float>(eye.data(), k, k), p4, matrix_view<float>(y4.data(), k, n));
+      for (std::size_t r = 0; r < n; ++r)
+        for (std::size_t c = 0; c < k; ++c) {
+          INFO("W[", r, "][", c, "]");
+          CHECK(y8[c * n + r] == d8[r * k + c]);
+          CHECK(y4[c * n + r] == d4[r * k + c]);
+        }
+    });
+  }
+
+  TEST_CASE("ref::gemm: weight-only equals the dequantized product, W4A8 errs only by x's quantization") {
+    // The reference itself against double precision on the dequantized weights.
+    const std::size_t n = 24, k = 256, m = 3;
+    quantized_tensor t = test::random_tensor(n, k, 4, scheme_id::asymmetric, 64, 5);
+    auto w = prepack<int4_per_group_format<64, asymmetric>>(t);
+    const std::vector<float> x = test::random_floats(m * k, 6);
+    std::vector<float> y_wo(m * n), y_q(m * n);
+    ref::gemm(matrix_view<const float>(x.data(), m, k), w, matrix_view<float>(y_wo.data(), m, n));
+    gemm_params p;
+    p.mode = gemm_mode::int8_activations;
+    ref::gemm(matrix_view<const float>(x.data(), m, k), w, matrix_view<float>(y_q.data(), m, n), p);
+    for (std::size_t i = 0; i < m; ++i) {
+      double amax = 0;
+      for (std::size_t c = 0; c < k; ++c) amax = std::max(amax, std::fabs(static_cast<double>(x[i * k + c])));
+      const double sx = amax / 127;
+      for (std::size_t j = 0; j < n; ++j) {
+        double exact = 0, mag = 0, wsum = 0;
+        for (std::size_t c = 0; c < k; ++c) {
+          const double wv = t.dequantize_one(j, c);
+          exact += wv * x[i * k + c];
+          mag += std::fabs(wv * x[i * k + c]);
+          wsum += std::fabs(wv);
+        }
+        INFO("m ", i, " n ", j);
+        CHECK(std::fabs(y_wo[i * n + j] - exact) <= 1e-5 * mag + 1e-7);
+        // |x − sx·qx| ≤ sx/2 per element, plus fp32 rounding of the epilogue.
+        CHECK(std::fabs(y_q[i * n + j] - exact) <= 0.5001 * sx * wsum + 1e-5 * mag + 1e-6);
+      }
+    }
+  }
+
+  TEST_CASE("gemm: mismatched shapes and unsupported modes are clear errors") {
+    const std::size_t n = 16, k = 64;
+    auto w = prepack<q4_0_format>(std::span<const block_q4_0>(test::random_q4_0(n, k, 1)), n, k);
+    auto f = prepack<fp32_format>(matrix_view<const float>(test::random_floats(n * k, 2).data(), n, k));
+    std::vector<float> x(2 * k), y(2 * n), bias(n + 1);
+    auto expect = [](auto&& fn, errc cat, const std::string& needle) {
+      try {
+        fn();
+        FAIL("no error thrown; expected one mentioning ", needle);
+      } catch (const error& e) {
+        CHECK(e.category() == cat);
+        INFO(e.what());
+        CHECK(std::string(e.what()).find(needle) != std::string::npos);
+      }
+    };
+    expect([&] { gemm(matrix_view<const float>(x.data(), 2, k - 1), w, matrix_view<float>(y.data(), 2, n)); },
+           errc::invalid_argument, "expected K = 64");
+    expect([&] { gemm(matrix_view<const float>(x.data(), 2, k), w, matrix_view<float>(y.data(), 1, n)); },
+           errc::invalid_argument, "expected M × N");
+    expect([&] {
+      gemm_params p;
+      p.bias = bias;
+      gemm(matrix_view<const float>(x.data(), 2, k), w, matrix_view<float>(y.data(), 2, n), p);
+    }, errc::invalid_argument, "bias has 17 values");
+    expect([&] {
+      gemm_params p;
+      p.mode = gemm_mode::int8_activations;
+      gemm(matrix_view<const float>(x.data(), 2, k), f, matrix_view<float>(y.data(), 2, n), p);
+    }, errc::unsupported, "int8_activations");
+    expect([&] {
+      gemm_params p;
+      p.mode = gemm_mode::bf16_activations;
+      gemm(matrix_view<const float>(x.data(), 2, k), w, matrix_view<float>(y.data(), 2, n), p);
+    }, errc::unsupported, "bf16");
+  }
+}

@@ -25,3 +25,4 @@
 #include "qlite/gemm/packed_weights.hpp"
 #include "qlite/gemm/reference.hpp"
 #include "qlite/gemm/gemm.hpp"
+#include "qlite/quant/observer.hpp"

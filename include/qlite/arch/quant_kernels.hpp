@@ -6,6 +6,7 @@
 #include <cfloat>
 #include <cstddef>
 #include <cstdint>
+#include <type_traits>
 
 #include <xsimd/xsimd.hpp>
 
@@ -22,9 +23,38 @@ B load_partial(const float* p, std::size_t count, float fill) noexcept {
   for (std::size_t i = 0; i < B::size; ++i) tmp[i] = i < count ? p[i] : fill;
   return B::load_aligned(tmp);
 }
-// Horizontal min and max (xsimd 8.1 has no reduce_min/reduce_max).
+// Horizontal min and max (xsimd 8.1 has no reduce_min/reduce_max): halve the register
+// with shuffles where the arch has them, else through memory.
 template <class B>
 void reduce_min_max(const B& l, const B& h, float* lo, float* hi) noexcept {
+  using S = typename B::arch_type;
+#if defined(QLITE_X86_64)
+  if constexpr (std::is_base_of_v<xsimd::avx512f, S>) {
+    *lo = _mm512_reduce_min_ps(l);
+    *hi = _mm512_reduce_max_ps(h);
+    return;
+  } else if constexpr (std::is_base_of_v<xsimd::avx, S>) {
+    __m128 a = _mm_min_ps(_mm256_castps256_ps128(l), _mm256_extractf128_ps(l, 1));
+    __m128 b = _mm_max_ps(_mm256_castps256_ps128(h), _mm256_extractf128_ps(h, 1));
+    a = _mm_min_ps(a, _mm_movehl_ps(a, a));
+    b = _mm_max_ps(b, _mm_movehl_ps(b, b));
+    *lo = _mm_cvtss_f32(_mm_min_ss(a, _mm_shuffle_ps(a, a, 1)));
+    *hi = _mm_cvtss_f32(_mm_max_ss(b, _mm_shuffle_ps(b, b, 1)));
+    return;
+  } else if constexpr (std::is_base_of_v<xsimd::sse2, S>) {
+    __m128 a = _mm_min_ps(l, _mm_movehl_ps(l, l));
+    __m128 b = _mm_max_ps(h, _mm_movehl_ps(h, h));
+    *lo = _mm_cvtss_f32(_mm_min_ss(a, _mm_shuffle_ps(a, a, 1)));
+    *hi = _mm_cvtss_f32(_mm_max_ss(b, _mm_shuffle_ps(b, b, 1)));
+    return;
+  }
+#elif defined(QLITE_AARCH64)
+  if constexpr (std::is_base_of_v<xsimd::neon64, S>) {
+    *lo = vminvq_f32(l);
+    *hi = vmaxvq_f32(h);
+    return;
+  }
+#endif
   alignas(64) float a[B::size], b[B::size];
   l.store_aligned(a);
   h.store_aligned(b);

@@ -2,7 +2,7 @@
 //
 // `aligned_buffer<T>` owns `size()` elements of a trivially copyable T at a 64-byte aligned
 // address (one cache line; an AVX-512 register), so kernels may use aligned loads from
-// `data()`. Move-only; the contents start zeroed.
+// `data()`. Move-only; the contents start zeroed unless `qlite::uninitialized` is passed.
 //
 //   qlite::aligned_buffer<float> y(4096);   // 4096 zeros, 64-byte aligned
 //   kernel(y.data(), y.size());
@@ -19,6 +19,12 @@ namespace qlite {
 
 inline constexpr std::size_t cache_line = 64;
 
+/// Tag: allocate without zeroing (the caller writes every element before reading it).
+struct uninitialized_t {
+  explicit uninitialized_t() = default;
+};
+inline constexpr uninitialized_t uninitialized{};
+
 template <class T>
 class aligned_buffer {
   static_assert(std::is_trivially_copyable_v<T>, "qlite::aligned_buffer holds trivially copyable types only");
@@ -29,6 +35,10 @@ class aligned_buffer {
     if (n == 0) return;
     data_ = static_cast<T*>(::operator new(n * sizeof(T), std::align_val_t{cache_line}));
     std::memset(static_cast<void*>(data_), 0, n * sizeof(T));
+  }
+  /// n elements left uninitialized: for buffers the caller overwrites completely.
+  aligned_buffer(std::size_t n, uninitialized_t) : size_(n) {
+    if (n) data_ = static_cast<T*>(::operator new(n * sizeof(T), std::align_val_t{cache_line}));
   }
   aligned_buffer(aligned_buffer&& o) noexcept
       : data_(std::exchange(o.data_, nullptr)), size_(std::exchange(o.size_, 0)) {}

@@ -41,7 +41,8 @@
 //   Q4_1  d = (max − min)/15, m = min, q = min(15, trunc((x − min)·(1/d) + 0.5))
 //   Q4_K, Q6_K  ggml's iterative weighted least-squares search (make_qkx2_quants /
 //         make_qx_quants) for sub-block scales, then 6/8-bit scales of the scales.
-//   fp16 rounding is round-to-nearest-even, like F16C and ggml's software path.
+//   fp16 rounding is round-to-nearest-even (qlite/core/fp16.hpp), like F16C and ggml's
+//   software path.
 //
 // Rows whose length is not a multiple of the block size: quantize_row pads the last block
 // with zeros (the stored tail block then describes its real elements plus zeros), and
@@ -72,6 +73,7 @@
 #include <string_view>
 
 #include "qlite/core/error.hpp"
+#include "qlite/core/fp16.hpp"
 
 // The reference quantizers must not contract a·b + c into an FMA: ggml's reference bytes
 // are defined by separately rounded fp32 operations. GCC contracts across statements even in
@@ -187,53 +189,6 @@ inline constexpr block_format_info block_formats[] = {
 };
 
 namespace detail {
-
-// NOTE: private fp16 conversion. When include/qlite/core/fp16.hpp (qlite::fp16) lands these
-// two should forward to it; both are IEEE binary16 with round-to-nearest-even.
-
-/// fp32 → fp16 bits, round to nearest even; overflow → ±inf; NaN stays a quiet NaN.
-constexpr std::uint16_t fp32_to_fp16_bits(float f) noexcept {
-  const std::uint32_t x = std::bit_cast<std::uint32_t>(f);
-  const auto sign = static_cast<std::uint32_t>((x >> 16) & 0x8000u);
-  const std::uint32_t ax = x & 0x7fffffffu;
-  if (ax > 0x7f800000u) return static_cast<std::uint16_t>(sign | 0x7e00u | ((ax >> 13) & 0x3ffu));
-  if (ax >= 0x47800000u) return static_cast<std::uint16_t>(sign | 0x7c00u);  // ≥ 2^16: inf
-  const std::uint32_t e = ax >> 23;
-  if (e < 113) {  // below 2^-14: a half subnormal (or zero)
-    if (e == 0) return static_cast<std::uint16_t>(sign);
-    const std::uint32_t mant = (ax & 0x7fffffu) | 0x800000u;
-    const std::uint32_t s = 126 - e;  // value / 2^-24 = mant · 2^-s, s ≥ 14
-    if (s > 24) return static_cast<std::uint16_t>(sign);
-    std::uint32_t q = mant >> s;
-    const std::uint32_t rem = mant & ((1u << s) - 1u);
-    const std::uint32_t half = 1u << (s - 1);
-    if (rem > half || (rem == half && (q & 1u))) ++q;
-    return static_cast<std::uint16_t>(sign | q);
-  }
-  std::uint32_t h = ((e - 112) << 10) | ((ax >> 13) & 0x3ffu);
-  const std::uint32_t rem = ax & 0x1fffu;
-  if (rem > 0x1000u || (rem == 0x1000u && (h & 1u))) ++h;  // a carry may reach inf: correct
-  return static_cast<std::uint16_t>(sign | h);
-}
-
-/// fp16 bits → fp32 (exact).
-constexpr float fp16_bits_to_fp32(std::uint16_t h) noexcept {
-  const std::uint32_t sign = static_cast<std::uint32_t>(h & 0x8000u) << 16;
-  const std::uint32_t e = (h >> 10) & 0x1fu;
-  std::uint32_t m = h & 0x3ffu;
-  if (e == 0x1f) return std::bit_cast<float>(sign | 0x7f800000u | (m << 13));
-  if (e == 0) {
-    if (m == 0) return std::bit_cast<float>(sign);
-    int shift = 0;  // normalise the subnormal
-    while ((m & 0x400u) == 0) {
-      m <<= 1;
-      ++shift;
-    }
-    m &= 0x3ffu;
-    return std::bit_cast<float>(sign | static_cast<std::uint32_t>(113 - shift) << 23 | (m << 13));
-  }
-  return std::bit_cast<float>(sign | ((e + 112) << 23) | (m << 13));
-}
 
 /// ggml's nearest_int: round half to even for |v| ≤ 4194303 (the 1.5·2^23 trick); values
 /// outside that range (and NaN) are clamped first so the result is always defined.
@@ -474,7 +429,7 @@ inline void quantize_row(std::span<const float> x, std::span<block_q8_0> y) {
     for (std::size_t j = 0; j < qk_32; ++j) amax = std::max(amax, std::fabs(xb[j]));
     const float d = amax / 127.f;
     const float id = d != 0.f ? 1.0f / d : 0.0f;
-    y[b].scale = detail::fp32_to_fp16_bits(d);
+    y[b].scale = ref::fp32_to_fp16_bits(d);
     for (std::size_t j = 0; j < qk_32; ++j) {
       const float x0 = xb[j] * id;
       y[b].quants[j] = detail::round_to_int8(x0);
@@ -499,7 +454,7 @@ inline void quantize_row(std::span<const float> x, std::span<block_q4_0> y) {
     }
     const float d = max / -8.f;
     const float id = d != 0.f ? 1.0f / d : 0.0f;
-    y[b].scale = detail::fp32_to_fp16_bits(d);
+    y[b].scale = ref::fp32_to_fp16_bits(d);
     for (std::size_t j = 0; j < qk_32 / 2; ++j) {
       const float x0 = xb[j] * id;
       const float x1 = xb[j + qk_32 / 2] * id;
@@ -528,8 +483,8 @@ inline void quantize_row(std::span<const float> x, std::span<block_q4_1> y) {
     }
     const float d = (max - min) / 15.f;
     const float id = d != 0.f ? 1.0f / d : 0.0f;
-    y[b].scale = detail::fp32_to_fp16_bits(d);
-    y[b].min = detail::fp32_to_fp16_bits(min);
+    y[b].scale = ref::fp32_to_fp16_bits(d);
+    y[b].min = ref::fp32_to_fp16_bits(min);
     for (std::size_t j = 0; j < qk_32 / 2; ++j) {
       const float x0 = (xb[j] - min) * id;
       const float x1 = (xb[j + qk_32 / 2] - min) * id;
@@ -589,10 +544,10 @@ inline void quantize_row(std::span<const float> x, std::span<block_q4_k> y) {
         out.sub_scales[j] = static_cast<std::uint8_t>(out.sub_scales[j] | ((lm >> 4) << 6));
       }
     }
-    out.scale = detail::fp32_to_fp16_bits(max_scale / 63.f);
-    out.min_scale = detail::fp32_to_fp16_bits(max_min / 63.f);
-    const float d_all = detail::fp16_bits_to_fp32(out.scale);
-    const float m_all = detail::fp16_bits_to_fp32(out.min_scale);
+    out.scale = ref::fp32_to_fp16_bits(max_scale / 63.f);
+    out.min_scale = ref::fp32_to_fp16_bits(max_min / 63.f);
+    const float d_all = ref::fp16_bits_to_fp32(out.scale);
+    const float m_all = ref::fp16_bits_to_fp32(out.min_scale);
     for (int j = 0; j < 8; ++j) {
       std::uint8_t sc = 0, m = 0;
       detail::q4_k_scale_min(j, out.sub_scales, sc, m);
@@ -640,12 +595,12 @@ inline void quantize_row(std::span<const float> x, std::span<block_q6_k> y) {
       continue;
     }
     const float iscale = -128.f / max_scale;
-    out.scale = detail::fp32_to_fp16_bits(1 / iscale);
+    out.scale = ref::fp32_to_fp16_bits(1 / iscale);
     for (int ib = 0; ib < 16; ++ib) {
       const int s = std::min(127, detail::nearest_int(iscale * scales[ib]));
       out.sub_scales[ib] = static_cast<std::int8_t>(std::max(-128, s));
     }
-    const float d_all = detail::fp16_bits_to_fp32(out.scale);
+    const float d_all = ref::fp16_bits_to_fp32(out.scale);
     for (int j = 0; j < 16; ++j) {
       const float d = d_all * static_cast<float>(out.sub_scales[j]);
       if (d == 0.f) continue;
@@ -704,7 +659,7 @@ inline void dequantize_row(std::span<const block_q8_0> x, std::span<float> y) {
   detail_dq::check<block_q8_0>(x.size(), y.size());
   float scratch[qk_32];
   for (std::size_t b = 0; b < x.size(); ++b) {
-    const float d = detail::fp16_bits_to_fp32(x[b].scale);
+    const float d = ref::fp16_bits_to_fp32(x[b].scale);
     detail_dq::emit(y, b, qk_32, scratch, [&](float* o) {
       for (std::size_t j = 0; j < qk_32; ++j) o[j] = static_cast<float>(x[b].quants[j]) * d;
     });
@@ -717,7 +672,7 @@ inline void dequantize_row(std::span<const block_q4_0> x, std::span<float> y) {
   detail_dq::check<block_q4_0>(x.size(), y.size());
   float scratch[qk_32];
   for (std::size_t b = 0; b < x.size(); ++b) {
-    const float d = detail::fp16_bits_to_fp32(x[b].scale);
+    const float d = ref::fp16_bits_to_fp32(x[b].scale);
     detail_dq::emit(y, b, qk_32, scratch, [&](float* o) {
       for (std::size_t j = 0; j < qk_32 / 2; ++j) {
         o[j] = static_cast<float>((x[b].quants[j] & 0x0F) - 8) * d;
@@ -733,8 +688,8 @@ inline void dequantize_row(std::span<const block_q4_1> x, std::span<float> y) {
   detail_dq::check<block_q4_1>(x.size(), y.size());
   float scratch[qk_32];
   for (std::size_t b = 0; b < x.size(); ++b) {
-    const float d = detail::fp16_bits_to_fp32(x[b].scale);
-    const float m = detail::fp16_bits_to_fp32(x[b].min);
+    const float d = ref::fp16_bits_to_fp32(x[b].scale);
+    const float m = ref::fp16_bits_to_fp32(x[b].min);
     detail_dq::emit(y, b, qk_32, scratch, [&](float* o) {
       for (std::size_t j = 0; j < qk_32 / 2; ++j) {
         const float p0 = static_cast<float>(x[b].quants[j] & 0x0F) * d;
@@ -753,8 +708,8 @@ inline void dequantize_row(std::span<const block_q4_k> x, std::span<float> y) {
   float scratch[qk_k];
   for (std::size_t b = 0; b < x.size(); ++b) {
     const block_q4_k& blk = x[b];
-    const float d = detail::fp16_bits_to_fp32(blk.scale);
-    const float mn = detail::fp16_bits_to_fp32(blk.min_scale);
+    const float d = ref::fp16_bits_to_fp32(blk.scale);
+    const float mn = ref::fp16_bits_to_fp32(blk.min_scale);
     detail_dq::emit(y, b, qk_k, scratch, [&](float* o) {
       for (int g = 0; g < 4; ++g) {
         std::uint8_t sc = 0, m = 0;
@@ -785,7 +740,7 @@ inline void dequantize_row(std::span<const block_q6_k> x, std::span<float> y) {
   float scratch[qk_k];
   for (std::size_t b = 0; b < x.size(); ++b) {
     const block_q6_k& blk = x[b];
-    const float d = detail::fp16_bits_to_fp32(blk.scale);
+    const float d = ref::fp16_bits_to_fp32(blk.scale);
     detail_dq::emit(y, b, qk_k, scratch, [&](float* o) {
       for (int h = 0; h < 2; ++h) {
         const std::uint8_t* ql = blk.low_bits + 64 * h;

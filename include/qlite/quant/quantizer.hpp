@@ -26,7 +26,7 @@
 //   std::vector<float> w = ...;                                   // 4096 × 4096, row-major
 //   qlite::matrix_view<const float> W(w.data(), 4096, 4096);
 //   qlite::quantizer<qlite::symmetric, qlite::per_group<32>, 4> q;
-//   qlite::quantized_tensor t = q.quantize(W);                   // 4.5 bits per weight
+//   qlite::quantized_tensor t = q.quantize(W);                   // 5 bits/weight (fp32 scales)
 //   std::vector<float> back(w.size());
 //   qlite::dequantize(t, qlite::matrix_view<float>(back.data(), 4096, 4096));
 //   double db = qlite::sqnr_db(W, qlite::matrix_view<const float>(back.data(), 4096, 4096));
@@ -194,9 +194,19 @@ inline std::vector<quant_params> compute_params(const quant_layout& L, matrix_vi
   return params;
 }
 
+/// Quantizes w. With `params` empty (derived parameters, per-row or per-group layouts) each
+/// row's range, parameters and codes are computed while the row is in cache: one pass over
+/// memory. Per-tensor layouts and supplied parameters take the parameters as given.
 inline quantized_tensor quantize(const quant_layout& L, matrix_view<const float> w,
-                                 std::span<const quant_params> params, unsigned threads) {
-  check_params(L, params, w.rows(), w.cols());
+                                 std::span<const quant_params> params, float clip_ratio, unsigned threads) {
+  std::vector<quant_params> derived;
+  const bool fused = params.empty() && L.granularity != granularity_id::per_tensor;
+  if (params.empty() && !fused) {
+    derived = compute_params(L, w, clip_ratio, threads);
+    params = derived;
+  }
+  const std::size_t groups = group_count(L.granularity, L.group_size, w.rows(), w.cols());
+  if (!fused) check_params(L, params, w.rows(), w.cols());
   quantized_tensor t;
   t.rows = w.rows();
   t.cols = w.cols();
@@ -205,14 +215,15 @@ inline quantized_tensor quantize(const quant_layout& L, matrix_view<const float>
   t.granularity = L.granularity;
   t.group_size = L.granularity == granularity_id::per_group ? L.group_size
                  : L.granularity == granularity_id::per_channel ? w.cols() : 0;
-  t.codes = aligned_buffer<std::uint8_t>(t.rows * t.row_bytes());
-  t.scales.resize(params.size());
-  if (L.scheme == scheme_id::asymmetric) t.zero_points.resize(params.size());
-  for (std::size_t i = 0; i < params.size(); ++i) {
+  t.codes = aligned_buffer<std::uint8_t>(t.rows * t.row_bytes(), uninitialized);  // pack writes every byte
+  t.scales.resize(groups);
+  if (L.scheme == scheme_id::asymmetric) t.zero_points.resize(groups);
+  std::vector<group_coder> coders(fused ? 0 : groups);
+  for (std::size_t i = 0; !fused && i < groups; ++i) {
     t.scales[i] = params[i].scale;
     if (L.scheme == scheme_id::asymmetric) t.zero_points[i] = static_cast<std::uint8_t>(params[i].zero_point);
+    coders[i] = coder_of(L.scheme, L.bits, params[i]);
   }
-  const std::vector<group_coder> coders = make_coders(L, params);
   const std::size_t G = L.row_group(w.cols()), gpr = L.groups_per_row(w.cols()), row_bytes = t.row_bytes();
   const code_grid grid = L.grid();
   std::vector<std::size_t> bad(w.rows(), w.cols());
@@ -220,14 +231,25 @@ inline quantized_tensor quantize(const quant_layout& L, matrix_view<const float>
     using A = decltype(tag);
     using ops = quant_row_ops<A>;
     parallel_for(w.rows(), [&](std::size_t r0, std::size_t r1) {
-      aligned_buffer<std::int32_t> u(w.cols());
+      aligned_buffer<std::int32_t> u(w.cols(), uninitialized);
       std::vector<float> lo(gpr), hi(gpr);
+      std::vector<group_coder> row_coders(fused ? gpr : 0);
       for (std::size_t r = r0; r < r1; ++r) {
         const float* x = w.row(r).data();
-        // The range pass doubles as the finiteness check (supplied parameters need it too).
+        // The range pass is also the finiteness check (supplied parameters need it too).
         bad[r] = ops::ranges(x, w.cols(), G, lo.data(), hi.data());
         if (bad[r] != w.cols()) continue;
-        ops::quantize(x, w.cols(), G, coders.data() + L.coder_row(r, w.cols()), grid.lo, grid.hi, u.data());
+        const group_coder* c = coders.data() + L.coder_row(r, w.cols());
+        if (fused) {
+          for (std::size_t g = 0; g < gpr; ++g) {
+            const quant_params p = params_from_range(L.scheme, L.bits, lo[g], hi[g], clip_ratio);
+            t.scales[r * gpr + g] = p.scale;
+            if (L.scheme == scheme_id::asymmetric) t.zero_points[r * gpr + g] = static_cast<std::uint8_t>(p.zero_point);
+            row_coders[g] = coder_of(L.scheme, L.bits, p);
+          }
+          c = row_coders.data();
+        }
+        ops::quantize(x, w.cols(), G, c, grid.lo, grid.hi, u.data());
         pack<A>(u.data(), w.cols(), L.bits, t.codes.data() + r * row_bytes);
       }
     }, threads);
@@ -300,13 +322,15 @@ class quantizer {
 
   /// Quantizes w with parameters derived from its data.
   [[nodiscard]] quantized_tensor quantize(matrix_view<const float> w) const {
-    return detail::quantize(layout, w, compute_params(w), options_.threads);
+    return detail::quantize(layout, w, {}, options_.clip_ratio, options_.threads);
   }
 
   /// Quantizes w with the given parameters (group_count(rows, cols) of them). Values outside
   /// a group's grid saturate; non-finite values are an error.
   [[nodiscard]] quantized_tensor quantize(matrix_view<const float> w, std::span<const quant_params> params) const {
-    return detail::quantize(layout, w, params, options_.threads);
+    if (params.empty() && group_count(w.rows(), w.cols()) != 0)
+      detail::check_params(layout, params, w.rows(), w.cols());  // empty means "derive" internally
+    return detail::quantize(layout, w, params, options_.clip_ratio, options_.threads);
   }
 
   /// out = dequantize(quantize(w)) in one pass; mask (optional) = 1 inside the clipping range.

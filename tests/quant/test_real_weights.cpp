@@ -95,7 +95,7 @@ void check_scheme(const std::string& scheme, const std::vector<named_matrix>& ma
                   const std::map<std::pair<std::string, std::string>, double>& ref) {
   Q q;
   int checked = 0;
-  double worst = 0;
+  double worst = 0, sum = 0, bpw = 0;
   for (const named_matrix& m : mats) {
     const auto it = ref.find({scheme, m.name});
     REQUIRE_MESSAGE(it != ref.end(), scheme << " " << m.name << " missing from the reference");
@@ -107,10 +107,15 @@ void check_scheme(const std::string& scheme, const std::vector<named_matrix>& ma
     CHECK_MESSAGE(std::fabs(db - it->second) <= 0.01, scheme << " " << m.name << ": " << db << " dB, reference "
                                                              << it->second);
     worst = std::max(worst, std::fabs(db - it->second));
+    sum += db;
+    bpw += t.bits_per_weight() * double(m.rows * m.cols);
     ++checked;
   }
   CHECK(checked == 36);
-  MESSAGE(scheme << ": 36 matrices, max |ΔSQNR| = " << worst << " dB");
+  std::size_t params = 0;
+  for (const named_matrix& m : mats) params += m.rows * m.cols;
+  MESSAGE(scheme << ": 36 matrices, mean SQNR " << sum / checked << " dB, " << bpw / double(params)
+                 << " bits/weight (fp32 scales), max |ΔSQNR| vs reference = " << worst << " dB");
 }
 
 }  // namespace

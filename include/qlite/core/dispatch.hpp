@@ -111,8 +111,8 @@ namespace detail {
 
 /// The arch id of the flags this TU was compiled with (static dispatch).
 constexpr arch_id static_arch_id() noexcept {
-  using A = xsimd::default_arch;
 #if defined(QLITE_X86_64)
+  using A = xsimd::default_arch;
   if constexpr (std::is_base_of_v<xsimd::avx512bw, A>) {
 #if defined(__AVX512VNNI__)
     return arch_id::avx512vnni;

@@ -13,6 +13,12 @@
 #include "qlite/core/dispatch.hpp"
 #include "qlite/arch/quant_kernels_decl.hpp"
 
+// GCC 12's AVX-512 intrinsics start from _mm512_undefined_*(): a false -Wmaybe-uninitialized
+// in every function that inlines them (GCC bug 105593).
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#endif
 namespace qlite::kernel {
 
 namespace quant_detail {
@@ -183,4 +189,7 @@ void fake_quantize_row(const float* x, std::size_t n, std::size_t group, const g
 }
 
 }  // namespace qlite::kernel
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic pop
+#endif
 

@@ -21,6 +21,9 @@
 #include <cstring>
 
 #include "qlite/core/dispatch.hpp"
+#if defined(QLITE_X86_64)
+#include <immintrin.h>  // the AVX-512 kernel below is compiled only for AVX-512 arch tags
+#endif
 #include "qlite/quant/quantized_tensor.hpp"
 
 namespace qlite {

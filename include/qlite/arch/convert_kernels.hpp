@@ -58,43 +58,43 @@ using simd_t = std::conditional_t<
         std::is_base_of_v<xsimd::avx2, A>, xsimd::avx2,
         std::conditional_t<
             std::is_base_of_v<xsimd::sse4_1, A>, xsimd::sse4_1,
-            std::conditional_t<
-                std::is_base_of_v<xsimd::sse2, A>, xsimd::sse2,
-                std::conditional_t<std::is_base_of_v<xsimd::neon64, A>, xsimd::neon64,
-                                   std::conditional_t<std::is_base_of_v<xsimd::neon, A>,
-                                                      xsimd::neon, xsimd::generic>>>>>>;
+            std::conditional_t<std::is_base_of_v<xsimd::sse2, A>, xsimd::sse2,
+                               std::conditional_t<std::is_base_of_v<xsimd::neon64, A>, xsimd::neon64,
+                                                  std::conditional_t<std::is_base_of_v<xsimd::neon, A>,
+                                                                     xsimd::neon, xsimd::generic>>>>>>;
 
 // ---------------------------------------------------------------------------------------
 // Lane algorithms on 32-bit integer lanes (float bits in, 16-bit results zero-extended out).
 
 template <class Arch, class B>
-QLITE_FORCE_INLINE xsimd::batch<std::int32_t, B> f32_to_fp16_lanes(
-    xsimd::batch<std::int32_t, B> x) noexcept {
+QLITE_FORCE_INLINE xsimd::batch<std::int32_t, B> f32_to_fp16_lanes(xsimd::batch<std::int32_t, B> x) noexcept {
   using bi = xsimd::batch<std::int32_t, B>;
   const bi a = x & bi(0x7fffffff);  // |x|; all comparisons below are on non-negative lanes
   const bi sign = (x >> 16) & bi(0x8000);
   const bi normal = (a - bi(0x38000000) + bi(0x0fff) + ((a >> 13) & bi(1))) >> 13;
-  // Subnormal result: round m >> s (s = 126 - e in 14..24) to nearest-even without a
-  // variable shift: shift by k = s - 14 in binary steps, OR-ing the lost bits into bit 0
-  // ("jamming"; bit 0 lies below the rounding point), then round off the last 14 bits.
-  // k is clamped to 15: the value is then below 2^-25 and rounds to 0 either way.
-  bi m = (a & bi(0x7fffff)) | bi(0x800000);
-  const bi k = xsimd::min(bi(112) - (a >> 23), bi(15));
   const bi zero(0), one(1);
-  for (int b = 8; b >= 1; b /= 2) {
-    const bi sticky = xsimd::select((m & bi((1 << b) - 1)) != zero, one, zero);
-    m = xsimd::select((k & bi(b)) != zero, (m >> b) | sticky, m);
+  const auto sub = a < bi(0x38800000);  // subnormal result or zero
+  bi r = xsimd::select(sub, zero, normal);
+  if (xsimd::any(sub & (a >= bi(0x33000000)))) {  // a nonzero subnormal result: rare in weights
+    // Round m >> s (s = 126 - e in 14..24) to nearest-even without a variable shift: shift
+    // by k = s - 14 in binary steps, OR-ing the lost bits into bit 0 ("jamming"; bit 0 lies
+    // below the rounding point), then round off the last 14 bits. k is clamped to 15: the
+    // value is then below 2^-25 and rounds to 0 either way.
+    bi m = (a & bi(0x7fffff)) | bi(0x800000);
+    const bi k = xsimd::min(bi(112) - (a >> 23), bi(15));
+    for (int b = 8; b >= 1; b /= 2) {
+      const bi sticky = xsimd::select((m & bi((1 << b) - 1)) != zero, one, zero);
+      m = xsimd::select((k & bi(b)) != zero, (m >> b) | sticky, m);
+    }
+    r = xsimd::select(sub, (m + bi(0x1fff) + ((m >> 14) & one)) >> 14, normal);
   }
-  const bi subnormal = (m + bi(0x1fff) + ((m >> 14) & one)) >> 14;
-  bi r = xsimd::select(a < bi(0x38800000), subnormal, normal);
   r = xsimd::select(a >= bi(0x477ff000), bi(0x7c00), r);
   r = xsimd::select(a > bi(0x7f800000), bi(0x7e00) | ((a >> 13) & bi(0x3ff)), r);
   return r | sign;
 }
 
 template <class Arch, class B>
-QLITE_FORCE_INLINE xsimd::batch<std::int32_t, B> fp16_to_f32_lanes(
-    xsimd::batch<std::int32_t, B> h) noexcept {
+QLITE_FORCE_INLINE xsimd::batch<std::int32_t, B> fp16_to_f32_lanes(xsimd::batch<std::int32_t, B> h) noexcept {
   using bi = xsimd::batch<std::int32_t, B>;
   using bf = xsimd::batch<float, B>;
   const bi em = h & bi(0x7fff);
@@ -110,19 +110,18 @@ QLITE_FORCE_INLINE xsimd::batch<std::int32_t, B> fp16_to_f32_lanes(
 }
 
 template <class Arch, class B>
-QLITE_FORCE_INLINE xsimd::batch<std::int32_t, B> f32_to_bf16_lanes(
-    xsimd::batch<std::int32_t, B> x) noexcept {
+QLITE_FORCE_INLINE xsimd::batch<std::int32_t, B> f32_to_bf16_lanes(xsimd::batch<std::int32_t, B> x) noexcept {
   using bi = xsimd::batch<std::int32_t, B>;
-  const bi a = x & bi(0x7fffffff);
-  const bi sign = (x >> 16) & bi(0x8000);
-  const bi rounded = (a + bi(0x7fff) + ((a >> 16) & bi(1))) >> 16;  // a ≤ Inf: no overflow
-  const bi nan = (a >> 16) | bi(0x40);
-  return xsimd::select(a > bi(0x7f800000), nan, rounded) | sign;
+  // On the signed bits directly: for non-NaN x the add cannot carry past bit 31 (|x| ≤ Inf),
+  // NaN lanes (which may wrap) are replaced; `>> 16` is arithmetic, hence the final mask.
+  const bi top = x >> 16;
+  const bi rounded = (x + bi(0x7fff) + (top & bi(1))) >> 16;
+  const bi magnitude = x & bi(0x7fffffff);
+  return xsimd::select(magnitude > bi(0x7f800000), top | bi(0x40), rounded) & bi(0xffff);
 }
 
 template <class Arch, class B>
-QLITE_FORCE_INLINE xsimd::batch<std::int32_t, B> bf16_to_f32_lanes(
-    xsimd::batch<std::int32_t, B> b) noexcept {
+QLITE_FORCE_INLINE xsimd::batch<std::int32_t, B> bf16_to_f32_lanes(xsimd::batch<std::int32_t, B> b) noexcept {
   return b << 16;
 }
 
@@ -244,7 +243,8 @@ QLITE_FORCE_INLINE void widen_loop(const std::uint16_t* src, float* dst, std::si
 // Scalar fallback: qlite::ref's algorithm, instantiated for this arch.
 
 template <class Arch>
-void f32_to_fp16(const float* src, std::uint16_t* dst, std::size_t n, requires_arch<xsimd::generic>) noexcept {
+void f32_to_fp16(const float* src, std::uint16_t* dst, std::size_t n,
+                 requires_arch<xsimd::generic>) noexcept {
   for (std::size_t i = 0; i < n; ++i) {
     std::uint32_t x;
     std::memcpy(&x, src + i, sizeof x);
@@ -253,7 +253,8 @@ void f32_to_fp16(const float* src, std::uint16_t* dst, std::size_t n, requires_a
   }
 }
 template <class Arch>
-void fp16_to_f32(const std::uint16_t* src, float* dst, std::size_t n, requires_arch<xsimd::generic>) noexcept {
+void fp16_to_f32(const std::uint16_t* src, float* dst, std::size_t n,
+                 requires_arch<xsimd::generic>) noexcept {
   for (std::size_t i = 0; i < n; ++i) {
     std::uint16_t h;
     std::memcpy(&h, src + i, sizeof h);
@@ -262,7 +263,8 @@ void fp16_to_f32(const std::uint16_t* src, float* dst, std::size_t n, requires_a
   }
 }
 template <class Arch>
-void f32_to_bf16(const float* src, std::uint16_t* dst, std::size_t n, bool, requires_arch<xsimd::generic>) noexcept {
+void f32_to_bf16(const float* src, std::uint16_t* dst, std::size_t n, bool,
+                 requires_arch<xsimd::generic>) noexcept {
   for (std::size_t i = 0; i < n; ++i) {
     std::uint32_t x;
     std::memcpy(&x, src + i, sizeof x);
@@ -271,7 +273,8 @@ void f32_to_bf16(const float* src, std::uint16_t* dst, std::size_t n, bool, requ
   }
 }
 template <class Arch>
-void bf16_to_f32(const std::uint16_t* src, float* dst, std::size_t n, requires_arch<xsimd::generic>) noexcept {
+void bf16_to_f32(const std::uint16_t* src, float* dst, std::size_t n,
+                 requires_arch<xsimd::generic>) noexcept {
   for (std::size_t i = 0; i < n; ++i) {
     std::uint16_t b;
     std::memcpy(&b, src + i, sizeof b);
@@ -285,19 +288,23 @@ void bf16_to_f32(const std::uint16_t* src, float* dst, std::size_t n, requires_a
 
 template <class Arch, class B>
 void f32_to_fp16_int(const float* src, std::uint16_t* dst, std::size_t n) noexcept {
-  narrow_loop<Arch, B>(src, dst, n, [](xsimd::batch<std::int32_t, B> x) { return f32_to_fp16_lanes<Arch>(x); });
+  narrow_loop<Arch, B>(src, dst, n,
+                       [](xsimd::batch<std::int32_t, B> x) { return f32_to_fp16_lanes<Arch>(x); });
 }
 template <class Arch, class B>
 void fp16_to_f32_int(const std::uint16_t* src, float* dst, std::size_t n) noexcept {
-  widen_loop<Arch, B>(src, dst, n, [](xsimd::batch<std::int32_t, B> h) { return fp16_to_f32_lanes<Arch>(h); });
+  widen_loop<Arch, B>(src, dst, n,
+                      [](xsimd::batch<std::int32_t, B> h) { return fp16_to_f32_lanes<Arch>(h); });
 }
 template <class Arch, class B>
 void f32_to_bf16_int(const float* src, std::uint16_t* dst, std::size_t n) noexcept {
-  narrow_loop<Arch, B>(src, dst, n, [](xsimd::batch<std::int32_t, B> x) { return f32_to_bf16_lanes<Arch>(x); });
+  narrow_loop<Arch, B>(src, dst, n,
+                       [](xsimd::batch<std::int32_t, B> x) { return f32_to_bf16_lanes<Arch>(x); });
 }
 template <class Arch, class B>
 void bf16_to_f32_int(const std::uint16_t* src, float* dst, std::size_t n) noexcept {
-  widen_loop<Arch, B>(src, dst, n, [](xsimd::batch<std::int32_t, B> b) { return bf16_to_f32_lanes<Arch>(b); });
+  widen_loop<Arch, B>(src, dst, n,
+                      [](xsimd::batch<std::int32_t, B> b) { return bf16_to_f32_lanes<Arch>(b); });
 }
 
 #if defined(QLITE_X86_64)
@@ -310,7 +317,8 @@ void fp16_to_f32(const std::uint16_t* src, float* dst, std::size_t n, requires_a
   fp16_to_f32_int<Arch, simd_t<simd_arch_t<Arch>>>(src, dst, n);
 }
 template <class Arch>
-void f32_to_bf16(const float* src, std::uint16_t* dst, std::size_t n, bool, requires_arch<xsimd::sse2>) noexcept {
+void f32_to_bf16(const float* src, std::uint16_t* dst, std::size_t n, bool,
+                 requires_arch<xsimd::sse2>) noexcept {
   f32_to_bf16_int<Arch, simd_t<simd_arch_t<Arch>>>(src, dst, n);
 }
 template <class Arch>
@@ -329,7 +337,8 @@ void fp16_to_f32(const std::uint16_t* src, float* dst, std::size_t n, requires_a
   fp16_to_f32_int<Arch, simd_t<simd_arch_t<Arch>>>(src, dst, n);
 }
 template <class Arch>
-void f32_to_bf16(const float* src, std::uint16_t* dst, std::size_t n, bool, requires_arch<xsimd::neon>) noexcept {
+void f32_to_bf16(const float* src, std::uint16_t* dst, std::size_t n, bool,
+                 requires_arch<xsimd::neon>) noexcept {
   f32_to_bf16_int<Arch, simd_t<simd_arch_t<Arch>>>(src, dst, n);
 }
 template <class Arch>
@@ -385,7 +394,8 @@ void fp16_to_f32(const std::uint16_t* src, float* dst, std::size_t n, requires_a
 }
 
 template <class Arch>
-void f32_to_bf16(const float* src, std::uint16_t* dst, std::size_t n, bool, requires_arch<xsimd::avx2>) noexcept {
+void f32_to_bf16(const float* src, std::uint16_t* dst, std::size_t n, bool,
+                 requires_arch<xsimd::avx2>) noexcept {
   f32_to_bf16_int<Arch, xsimd::avx2>(src, dst, n);
 }
 template <class Arch>
@@ -402,7 +412,8 @@ QLITE_FORCE_INLINE __mmask16 tail_mask16(std::size_t r) noexcept {  // r in 1..1
 }
 
 template <class Arch>
-void f32_to_fp16(const float* src, std::uint16_t* dst, std::size_t n, requires_arch<xsimd::avx512bw>) noexcept {
+void f32_to_fp16(const float* src, std::uint16_t* dst, std::size_t n,
+                 requires_arch<xsimd::avx512bw>) noexcept {
   std::size_t i = 0;
   for (; i + 32 <= n; i += 32) {
     const __m256i a = _mm512_cvtps_ph(_mm512_loadu_ps(src + i), f16c_rne);
@@ -418,7 +429,8 @@ void f32_to_fp16(const float* src, std::uint16_t* dst, std::size_t n, requires_a
 }
 
 template <class Arch>
-void fp16_to_f32(const std::uint16_t* src, float* dst, std::size_t n, requires_arch<xsimd::avx512bw>) noexcept {
+void fp16_to_f32(const std::uint16_t* src, float* dst, std::size_t n,
+                 requires_arch<xsimd::avx512bw>) noexcept {
   std::size_t i = 0;
   for (; i + 32 <= n; i += 32) {
     const __m512 a = _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(src + i)));
@@ -433,11 +445,13 @@ void fp16_to_f32(const std::uint16_t* src, float* dst, std::size_t n, requires_a
 }
 
 template <class Arch>
-void bf16_to_f32(const std::uint16_t* src, float* dst, std::size_t n, requires_arch<xsimd::avx512bw>) noexcept {
+void bf16_to_f32(const std::uint16_t* src, float* dst, std::size_t n,
+                 requires_arch<xsimd::avx512bw>) noexcept {
   std::size_t i = 0;
   for (; i + 32 <= n; i += 32) {
     const __m512i a = _mm512_cvtepu16_epi32(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(src + i)));
-    const __m512i b = _mm512_cvtepu16_epi32(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(src + i + 16)));
+    const __m512i b =
+        _mm512_cvtepu16_epi32(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(src + i + 16)));
     _mm512_storeu_si512(dst + i, _mm512_slli_epi32(a, 16));
     _mm512_storeu_si512(dst + i + 16, _mm512_slli_epi32(b, 16));
   }
@@ -473,8 +487,8 @@ void f32_to_bf16_avx512_int(const float* src, std::uint16_t* dst, std::size_t n)
     const std::size_t r = n - i;
     const __mmask16 klo = tail_mask16<Arch>(r < 16 ? r : 16);
     const __mmask16 khi = r > 16 ? tail_mask16<Arch>(r - 16) : __mmask16{0};
-    const __m512i v = f32_to_bf16_x32<Arch>(_mm512_maskz_loadu_ps(klo, src + i),
-                                            _mm512_maskz_loadu_ps(khi, src + i + 16));
+    const __m512i v =
+        f32_to_bf16_x32<Arch>(_mm512_maskz_loadu_ps(klo, src + i), _mm512_maskz_loadu_ps(khi, src + i + 16));
     _mm512_mask_storeu_epi16(dst + i, tail_mask32<Arch>(r), v);
   }
 }
@@ -545,9 +559,9 @@ void fp16_to_f32(Arch, const std::uint16_t* src, float* dst, std::size_t n) noex
 /// uses vcvtne2ps2bf16 when `cpu_has_avx512_bf16` (the caller reads qlite::cpu(): kernels
 /// never call non-template inline functions); other archs ignore it.
 template <class Arch>
-void f32_to_bf16(Arch, const float* src, std::uint16_t* dst, std::size_t n, bool cpu_has_avx512_bf16) noexcept {
-  detail::cvt::f32_to_bf16<Arch>(src, dst, n, cpu_has_avx512_bf16,
-                                 detail::cvt::simd_t<simd_arch_t<Arch>>{});
+void f32_to_bf16(Arch, const float* src, std::uint16_t* dst, std::size_t n,
+                 bool cpu_has_avx512_bf16) noexcept {
+  detail::cvt::f32_to_bf16<Arch>(src, dst, n, cpu_has_avx512_bf16, detail::cvt::simd_t<simd_arch_t<Arch>>{});
 }
 
 /// bf16 bits → float, n values; bit-identical to ref::bf16_bits_to_fp32.
@@ -563,9 +577,9 @@ void bf16_to_f32(Arch, const std::uint16_t* src, float* dst, std::size_t n) noex
 #endif
 
 /// Explicit instantiations (PREFIX `template`) or their declarations (`extern template`).
-#define QLITE_CONVERT_KERNELS(PREFIX, ARCH)                                                        \
+#define QLITE_CONVERT_KERNELS(PREFIX, ARCH)                                                               \
   PREFIX void qlite::kernel::f32_to_fp16<ARCH>(ARCH, const float*, std::uint16_t*, std::size_t) noexcept; \
   PREFIX void qlite::kernel::fp16_to_f32<ARCH>(ARCH, const std::uint16_t*, float*, std::size_t) noexcept; \
-  PREFIX void qlite::kernel::f32_to_bf16<ARCH>(ARCH, const float*, std::uint16_t*, std::size_t,       \
-                                               bool) noexcept;                                      \
+  PREFIX void qlite::kernel::f32_to_bf16<ARCH>(ARCH, const float*, std::uint16_t*, std::size_t,           \
+                                               bool) noexcept;                                            \
   PREFIX void qlite::kernel::bf16_to_f32<ARCH>(ARCH, const std::uint16_t*, float*, std::size_t) noexcept;

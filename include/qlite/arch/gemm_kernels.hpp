@@ -147,21 +147,16 @@ inline std::int32_t load4(const void* p) noexcept {
   return v;
 }
 
+// The fused activation, per element with the reference's std::exp / std::erf (so results
+// equal ref::gemm exactly). xsimd's vector exp/erf are not used: with GCC 12 they trip a
+// false -Wmaybe-uninitialized inside its AVX-512 intrinsics that no pragma here can silence.
 template <class Arch, class V>
 QLITE_FORCE_INLINE typename V::vf apply_act(activation act, typename V::vf v) noexcept {
-  using B = xsimd::batch<float, simd_arch_t<Arch>>;
-  static_assert(B::size == V::lanes, "qlite gemm: xsimd batch width must match the kernel's vector");
-  if (act == activation::silu) {
-    const B t(v);
-    return (t / (B(1.0f) + xsimd::exp(-t)));
-  }
-  if (act == activation::gelu) {  // scalar erf (xsimd's erf trips a GCC 12 false warning on AVX-512)
-    alignas(64) float t[V::lanes];
-    V::storef(t, v);
-    for (float& f : t) f = qlite::detail::ref_activation<Arch>(activation::gelu, f);
-    return V::loadf(t);
-  }
-  return v;
+  if (act == activation::none) return v;
+  alignas(64) float t[V::lanes];
+  V::storef(t, v);
+  for (float& f : t) f = qlite::detail::ref_activation<Arch>(act, f);
+  return V::loadf(t);
 }
 
 /// Epilogue + store of one tile row: v = facc (· row scale) · output_scale + bias, act.
@@ -252,13 +247,14 @@ void tile(const gemm_args& a, std::size_t p, std::size_t m0) noexcept {
         for (std::size_t h = 0; h < PV; ++h) {
           const std::size_t v = j * PV + h;
           const vf sc = load_scales<V>(a, p + j, g, h);
-          vi z = V::set1(i4 ? 8 : 128);
-          if (i4 && a.asym)
-            z = V::load_u8(a.zeros + ((p + j) * a.groups + g) * panel_rows +
-                           h * V::lanes);
+          const bool asym = i4 && a.asym;
+          const vi z = asym ? V::load_u8(a.zeros + ((p + j) * a.groups + g) * panel_rows + h * V::lanes) : V::zero();
           for (std::size_t r = 0; r < MR; ++r) {
             vi d = ia[r][v];
-            if constexpr (correct) d = V::sub(d, V::mullo(z, V::set1(a.x_gsum[(m0 + r) * a.groups + g])));
+            if constexpr (correct) {
+              const std::int32_t gs = a.x_gsum[(m0 + r) * a.groups + g];
+              d = V::sub(d, asym ? V::mullo(z, V::set1(gs)) : V::set1((i4 ? 8 : 128) * gs));
+            }
             acc[r][v] = V::fma(V::cvt(d), sc, acc[r][v]);
           }
         }
@@ -420,7 +416,9 @@ void tile_rows(const gemm_args& a, std::size_t p, std::size_t m0, std::size_t mr
         case 1: tile_dpbf16<Arch, 1, NP>(a, p, m0); break;
         case 2: tile_dpbf16<Arch, 2, NP>(a, p, m0); break;
         case 3: tile_dpbf16<Arch, 3, NP>(a, p, m0); break;
-        default: tile_dpbf16<Arch, 4, NP>(a, p, m0); break;
+        case 4: tile_dpbf16<Arch, 4, NP>(a, p, m0); break;
+        case 5: tile_dpbf16<Arch, 5, NP>(a, p, m0); break;
+        default: tile_dpbf16<Arch, 6, NP>(a, p, m0); break;
       }
       return;
     }
@@ -429,20 +427,25 @@ void tile_rows(const gemm_args& a, std::size_t p, std::size_t m0, std::size_t mr
     case 1: tile<Arch, V, K, 1, NP>(a, p, m0); break;
     case 2: tile<Arch, V, K, 2, NP>(a, p, m0); break;
     case 3: tile<Arch, V, K, 3, NP>(a, p, m0); break;
-    default: tile<Arch, V, K, 4, NP>(a, p, m0); break;
+    case 4: tile<Arch, V, K, 4, NP>(a, p, m0); break;
+    case 5: tile<Arch, V, K, 5, NP>(a, p, m0); break;
+    default: tile<Arch, V, K, 6, NP>(a, p, m0); break;
   }
 }
 
 template <class Arch, class V, tile_kind K>
 void run_panels(const gemm_args& a, std::size_t p0, std::size_t p1) noexcept {
-  // Decode (M ≤ 2): 4 panels per tile for 4+ independent FMA chains; prefill: 4 rows × 2 panels.
+  // Decode (M ≤ 2): 4 panels per tile for 4+ independent FMA chains; otherwise 6 rows × 2
+  // panels (12 accumulators: enough to cover the vpdpbusd/FMA latency at 2 per cycle); AVX2
+  // has 16 registers and two per panel: 3 rows × 2 panels.
   const bool decode = a.m <= 2;
+  constexpr std::size_t mstep = V::lanes == 16 ? 6 : 3;
   std::size_t p = p0;
   while (p < p1) {
     const std::size_t left = p1 - p;
     const std::size_t np = decode ? (left >= 4 ? 4 : 1) : (left >= 2 ? 2 : 1);
-    for (std::size_t m0 = 0; m0 < a.m; m0 += 4) {
-      const std::size_t mr = std::min<std::size_t>(4, a.m - m0);
+    for (std::size_t m0 = 0; m0 < a.m; m0 += mstep) {
+      const std::size_t mr = std::min<std::size_t>(mstep, a.m - m0);
       if (np == 4) tile_rows<Arch, V, K, 4>(a, p, m0, mr);
       else if (np == 2) tile_rows<Arch, V, K, 2>(a, p, m0, mr);
       else tile_rows<Arch, V, K, 1>(a, p, m0, mr);

@@ -18,5 +18,6 @@ static_assert(std::is_base_of_v<xsimd::default_arch, qlite::simd_arch_t<QLITE_IN
 QLITE_CONVERT_KERNELS(template, QLITE_INSTANTIATE_ARCH)
 #include "qlite/arch/quant_kernels.hpp"
 QLITE_QUANT_KERNELS(template, QLITE_INSTANTIATE_ARCH)
+QLITE_PACKING_KERNELS(template, QLITE_INSTANTIATE_ARCH)
 #include "qlite/arch/gemm_kernels.hpp"
 QLITE_GEMM_KERNELS(template, QLITE_INSTANTIATE_ARCH)

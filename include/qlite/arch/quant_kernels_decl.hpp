@@ -30,6 +30,4 @@ void fake_quantize_row(const float*, std::size_t, std::size_t, const group_coder
                                                   const qlite::group_coder*, float*) noexcept;              \
   PREFIX void qlite::kernel::fake_quantize_row<ARCH>(const float*, std::size_t, std::size_t,                \
                                                      const qlite::group_coder*, int, int, float*,          \
-                                                     std::uint8_t*) noexcept;                               \
-  PREFIX void qlite::pack<ARCH>(const std::int32_t*, std::size_t, int, std::uint8_t*) noexcept;             \
-  PREFIX void qlite::unpack<ARCH>(const std::uint8_t*, std::size_t, int, std::int32_t*) noexcept;
+                                                     std::uint8_t*) noexcept;

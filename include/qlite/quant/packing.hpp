@@ -179,3 +179,10 @@ void unpack(const std::uint8_t* in, std::size_t n, int bits, std::int32_t* u) no
 }
 
 }  // namespace qlite
+
+// Explicit instantiations for one arch (arch/instantiate.hpp); with runtime dispatch the
+// per-arch TUs provide them, so a baseline TU never compiles another arch's kernel.
+#define QLITE_PACKING_KERNELS(PREFIX, ARCH)                                                     \
+  PREFIX void qlite::pack<ARCH>(const std::int32_t*, std::size_t, int, std::uint8_t*) noexcept; \
+  PREFIX void qlite::unpack<ARCH>(const std::uint8_t*, std::size_t, int, std::int32_t*) noexcept;
+QLITE_DECLARE_RUNTIME_KERNELS(QLITE_PACKING_KERNELS)

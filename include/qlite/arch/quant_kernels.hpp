@@ -29,6 +29,13 @@ B load_partial(const float* p, std::size_t count, float fill) noexcept {
   for (std::size_t i = 0; i < B::size; ++i) tmp[i] = i < count ? p[i] : fill;
   return B::load_aligned(tmp);
 }
+// Calls f(g, first, length) for each group of `group` elements of a row of n (the last
+// group shorter when group does not divide n).
+template <class F>
+void for_each_group(std::size_t n, std::size_t group, F&& f) noexcept {
+  for (std::size_t g0 = 0, g = 0; g0 < n; g0 += group, ++g) f(g, g0, g0 + group < n ? group : n - g0);
+}
+
 // Horizontal min and max (xsimd 8.1 has no reduce_min/reduce_max): halve the register
 // with shuffles where the arch has them, else through memory.
 template <class B>
@@ -80,8 +87,7 @@ std::size_t row_ranges(const float* x, std::size_t n, std::size_t group, float* 
   constexpr std::size_t W = B::size;
   const B big(FLT_MAX);  // |v| ≤ FLT_MAX fails exactly for NaN and ±Inf
   auto finite_all = xsimd::batch_bool<float, simd_arch_t<Arch>>(true);
-  for (std::size_t g0 = 0, g = 0; g0 < n; g0 += group, ++g) {
-    const std::size_t len = g0 + group < n ? group : n - g0;
+  quant_detail::for_each_group(n, group, [&](std::size_t g, std::size_t g0, std::size_t len) {
     const float* p = x + g0;
     B l(p[0]), h(p[0]);
     std::size_t i = 0;
@@ -98,7 +104,7 @@ std::size_t row_ranges(const float* x, std::size_t n, std::size_t group, float* 
       finite_all = finite_all & (xsimd::abs(v) <= big);
     }
     quant_detail::reduce_min_max(l, h, lo + g, hi + g);
-  }
+  });
   if (xsimd::all(finite_all)) return n;
   // Rare path: name the first non-finite element.
   for (std::size_t i = 0; i < n; ++i)
@@ -113,8 +119,7 @@ void quantize_row(const float* x, std::size_t n, std::size_t group, const group_
   using B = xsimd::batch<float, S>;
   using I = xsimd::batch<std::int32_t, S>;
   constexpr std::size_t W = B::size;
-  for (std::size_t g0 = 0, g = 0; g0 < n; g0 += group, ++g) {
-    const std::size_t len = g0 + group < n ? group : n - g0;
+  quant_detail::for_each_group(n, group, [&](std::size_t g, std::size_t g0, std::size_t len) {
     const group_coder c = coders[g];
     const B inv(c.inv_scale), lo(static_cast<float>(ulo - c.zero_code)), hi(static_cast<float>(uhi - c.zero_code));
     const I zc(c.zero_code);
@@ -126,7 +131,7 @@ void quantize_row(const float* x, std::size_t n, std::size_t group, const group_
       encode(quant_detail::load_partial<B>(x + g0 + i, len - i, 0.0f)).store_aligned(tmp);
       for (std::size_t k = 0; k < len - i; ++k) u[g0 + i + k] = tmp[k];
     }
-  }
+  });
 }
 
 template <class Arch>
@@ -136,8 +141,7 @@ void dequantize_row(const std::int32_t* u, std::size_t n, std::size_t group, con
   using B = xsimd::batch<float, S>;
   using I = xsimd::batch<std::int32_t, S>;
   constexpr std::size_t W = B::size;
-  for (std::size_t g0 = 0, g = 0; g0 < n; g0 += group, ++g) {
-    const std::size_t len = g0 + group < n ? group : n - g0;
+  quant_detail::for_each_group(n, group, [&](std::size_t g, std::size_t g0, std::size_t len) {
     const B scale(coders[g].scale);
     const I zc(coders[g].zero_code);
     std::size_t i = 0;
@@ -150,7 +154,7 @@ void dequantize_row(const std::int32_t* u, std::size_t n, std::size_t group, con
       (xsimd::to_float(I::load_aligned(in) - zc) * scale).store_aligned(out);
       for (std::size_t k = 0; k < len - i; ++k) y[g0 + i + k] = out[k];
     }
-  }
+  });
 }
 
 template <class Arch>
@@ -159,8 +163,7 @@ void fake_quantize_row(const float* x, std::size_t n, std::size_t group, const g
   using S = simd_arch_t<Arch>;
   using B = xsimd::batch<float, S>;
   constexpr std::size_t W = B::size;
-  for (std::size_t g0 = 0, g = 0; g0 < n; g0 += group, ++g) {
-    const std::size_t len = g0 + group < n ? group : n - g0;
+  quant_detail::for_each_group(n, group, [&](std::size_t g, std::size_t g0, std::size_t len) {
     const group_coder c = coders[g];
     const B inv(c.inv_scale), scale(c.scale);
     const B lo(static_cast<float>(ulo - c.zero_code)), hi(static_cast<float>(uhi - c.zero_code));
@@ -185,7 +188,7 @@ void fake_quantize_row(const float* x, std::size_t n, std::size_t group, const g
     if (i < len)
       step(quant_detail::load_partial<B>(x + g0 + i, len - i, 0.0f), y + g0 + i, mask ? mask + g0 + i : nullptr,
            len - i);
-  }
+  });
 }
 
 }  // namespace qlite::kernel

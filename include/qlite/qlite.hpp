@@ -20,9 +20,19 @@
 #include "qlite/quant/packing.hpp"
 #include "qlite/quant/quantizer.hpp"
 #include "qlite/quant/metrics.hpp"
+#include "qlite/quant/block_formats.hpp"
 
 #include "qlite/gemm/gemm_params.hpp"
 #include "qlite/gemm/packed_weights.hpp"
 #include "qlite/gemm/reference.hpp"
 #include "qlite/gemm/gemm.hpp"
 #include "qlite/quant/observer.hpp"
+
+// io/ (qlite/io/safetensors.hpp is not included here: it needs nlohmann-json)
+#include "qlite/io/mmap.hpp"
+#include "qlite/io/atomic_file.hpp"
+#include "qlite/io/llama2c.hpp"
+#include "qlite/io/gguf.hpp"
+
+// tokenizer/ (qlite/tokenizer/tokenizer_json.hpp is not included here: it needs nlohmann-json)
+#include "qlite/tokenizer/tiktoken.hpp"

@@ -85,7 +85,8 @@ float float_of(std::uint32_t u) { return std::bit_cast<float>(u); }
 
 bool nan_ok(float f, std::uint16_t b) {
   const std::uint32_t x = bits_of(f);
-  return (b & 0x7f80) == 0x7f80 && (b & 0x40) != 0 && (b >> 15) == (x >> 31) && (b & 0x3f) == ((x >> 16) & 0x3f);
+  return (b & 0x7f80) == 0x7f80 && (b & 0x40) != 0 && (b >> 15) == (x >> 31) &&
+         (b & 0x3f) == ((x >> 16) & 0x3f);
 }
 
 /// Every bf16 value, its float neighbours, every midpoint and its neighbours (subnormal
@@ -110,8 +111,8 @@ std::vector<float> dense_floats() {
         v.push_back(float_of(x));
         v.push_back(float_of(x | 0x80000000u));
       }
-  for (std::uint32_t payload : {0x400000u, 0x000001u, 0x00ffffu, 0x010000u, 0x200000u, 0x3fffffu,
-                                0x7fffffu, 0x155555u, 0x600000u}) {
+  for (std::uint32_t payload :
+       {0x400000u, 0x000001u, 0x00ffffu, 0x010000u, 0x200000u, 0x3fffffu, 0x7fffffu, 0x155555u, 0x600000u}) {
     v.push_back(float_of(0x7f800000u | payload));
     v.push_back(float_of(0xff800000u | payload));
   }
@@ -142,14 +143,15 @@ std::vector<bf16> all_bf16() {
 }
 
 /// Runs the float → bf16 kernel of `a` directly, choosing the AVX512-BF16 path or not.
-void kernel_f32_to_bf16(qlite::arch_id a, std::span<const float> src, std::span<bf16> dst, bool use_bf16_insn) {
+void kernel_f32_to_bf16(qlite::arch_id a, std::span<const float> src, std::span<bf16> dst,
+                        bool use_bf16_insn) {
   qlite::dispatch(
       [&](auto arch) {
         if constexpr (std::is_same_v<decltype(arch), qlite::scalar_arch>)
           qlite::ref::convert(src, dst);
         else
-          qlite::kernel::f32_to_bf16(arch, src.data(), reinterpret_cast<std::uint16_t*>(dst.data()), src.size(),
-                                     use_bf16_insn);
+          qlite::kernel::f32_to_bf16(arch, src.data(), reinterpret_cast<std::uint16_t*>(dst.data()),
+                                     src.size(), use_bf16_insn);
       },
       a);
 }
@@ -284,10 +286,17 @@ TEST_SUITE("core") {
   TEST_CASE("bf16: bulk conversion, every length 0..67 at unaligned offsets, no stray writes") {
     std::mt19937 rng(11);
     std::vector<float> pool(96);
-    const float specials[] = {0.0f, -0.0f, float_of(0x7f7f8000u), float_of(0x00008000u), float_of(0x00000001u),
-                              float_of(0x3f818000u), std::numeric_limits<float>::infinity(), float_of(0xffa00001u)};
+    const float specials[] = {0.0f,
+                              -0.0f,
+                              float_of(0x7f7f8000u),
+                              float_of(0x00008000u),
+                              float_of(0x00000001u),
+                              float_of(0x3f818000u),
+                              std::numeric_limits<float>::infinity(),
+                              float_of(0xffa00001u)};
     for (std::size_t i = 0; i < pool.size(); ++i)
-      pool[i] = i % 5 == 0 ? specials[(i / 5) % std::size(specials)] : float_of(static_cast<std::uint32_t>(rng()));
+      pool[i] =
+          i % 5 == 0 ? specials[(i / 5) % std::size(specials)] : float_of(static_cast<std::uint32_t>(rng()));
     qlite::test::for_each_arch([&](qlite::arch_id a) {
       mismatch_count bad;
       std::size_t stray = 0;
@@ -303,10 +312,12 @@ TEST_SUITE("core") {
             else
               kernel_f32_to_bf16(a, src, dst, false);
             std::vector<float> back(n + 8, float_of(0xdeadbeefu));
-            qlite::convert(std::span<const bf16>(mid.data() + o16, n), std::span<float>(back.data() + o32, n));
+            qlite::convert(std::span<const bf16>(mid.data() + o16, n),
+                           std::span<float>(back.data() + o32, n));
             for (std::size_t i = 0; i < n; ++i) {
               const std::uint16_t want = qlite::ref::fp32_to_bf16_bits(src[i]);
-              if (mid[o16 + i].bits() != want) bad.add(n * 1000 + i, bits_of(src[i]), mid[o16 + i].bits(), want);
+              if (mid[o16 + i].bits() != want)
+                bad.add(n * 1000 + i, bits_of(src[i]), mid[o16 + i].bits(), want);
               if (bits_of(back[o32 + i]) != std::uint32_t{want} << 16)
                 bad.add(n * 1000 + i, want, bits_of(back[o32 + i]), std::uint32_t{want} << 16);
             }
@@ -352,10 +363,11 @@ TEST_SUITE("core") {
     const std::vector<float> in = dense_floats();
     std::vector<std::uint16_t> hw(in.size() + 32);
     struct raw {
-      __attribute__((target("avx512bf16,avx512f"))) static void run(const float* s, std::uint16_t* d, std::size_t n) {
+      __attribute__((target("avx512bf16,avx512f"))) static void run(const float* s, std::uint16_t* d,
+                                                                    std::size_t n) {
         for (std::size_t i = 0; i + 32 <= n; i += 32)
-          _mm512_storeu_si512(d + i, reinterpret_cast<__m512i>(_mm512_cvtne2ps_pbh(_mm512_loadu_ps(s + i + 16),
-                                                                                    _mm512_loadu_ps(s + i))));
+          _mm512_storeu_si512(d + i, reinterpret_cast<__m512i>(_mm512_cvtne2ps_pbh(
+                                         _mm512_loadu_ps(s + i + 16), _mm512_loadu_ps(s + i))));
       }
     };
     raw::run(in.data(), hw.data(), in.size());

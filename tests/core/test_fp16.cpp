@@ -103,8 +103,8 @@ std::vector<float> dense_floats() {
   for (std::size_t h = 0; h < 0x7c00; ++h) {
     const auto lo = static_cast<float>(mags[h]);
     const auto mid = static_cast<float>((mags[h] + mags[h + 1]) / 2);  // exact: 12 bits
-    for (float f : {lo, std::nextafter(lo, inf), std::nextafter(lo, 0.0f), mid,
-                    std::nextafter(mid, 0.0f), std::nextafter(mid, inf)}) {
+    for (float f : {lo, std::nextafter(lo, inf), std::nextafter(lo, 0.0f), mid, std::nextafter(mid, 0.0f),
+                    std::nextafter(mid, inf)}) {
       v.push_back(f);
       v.push_back(-f);
     }
@@ -125,8 +125,8 @@ std::vector<float> dense_floats() {
     v.push_back(-f);
   }
   // NaNs: quiet and signaling, payloads in the kept bits, only in the dropped bits, full.
-  for (std::uint32_t payload : {0x400000u, 0x000001u, 0x001fffu, 0x002000u, 0x200000u, 0x3fffffu,
-                                0x7fffffu, 0x155555u, 0x600000u}) {
+  for (std::uint32_t payload :
+       {0x400000u, 0x000001u, 0x001fffu, 0x002000u, 0x200000u, 0x3fffffu, 0x7fffffu, 0x155555u, 0x600000u}) {
     v.push_back(float_of(0x7f800000u | payload));
     v.push_back(float_of(0xff800000u | payload));
   }
@@ -209,16 +209,16 @@ TEST_SUITE("core") {
     CHECK(fp32_to_fp16_bits(65519.99609375f) == 0x7bff);  // just below max + half ulp
     CHECK(fp32_to_fp16_bits(65520.0f) == 0x7c00);         // tie with "2^16": overflow to Inf
     CHECK(fp32_to_fp16_bits(-65520.0f) == 0xfc00);
-    CHECK(fp32_to_fp16_bits(1.0f + 0x1p-11f) == 0x3c00);              // tie, down to even
-    CHECK(fp32_to_fp16_bits(1.0f + 3 * 0x1p-11f) == 0x3c02);          // tie, up to even
-    CHECK(fp32_to_fp16_bits(0x1p-25f) == 0x0000);                     // tie with 0: even
+    CHECK(fp32_to_fp16_bits(1.0f + 0x1p-11f) == 0x3c00);      // tie, down to even
+    CHECK(fp32_to_fp16_bits(1.0f + 3 * 0x1p-11f) == 0x3c02);  // tie, up to even
+    CHECK(fp32_to_fp16_bits(0x1p-25f) == 0x0000);             // tie with 0: even
     CHECK(fp32_to_fp16_bits(std::nextafter(0x1p-25f, 1.0f)) == 0x0001);
-    CHECK(fp32_to_fp16_bits(0x1.8p-24f) == 0x0002);                   // 1.5 ulp: tie, to even
-    CHECK(fp32_to_fp16_bits(0x1.ffcp-15f) == 0x0400);                 // max subnormal + half ulp: up to min normal
+    CHECK(fp32_to_fp16_bits(0x1.8p-24f) == 0x0002);    // 1.5 ulp: tie, to even
+    CHECK(fp32_to_fp16_bits(0x1.ffcp-15f) == 0x0400);  // max subnormal + half ulp: up to min normal
     CHECK(fp32_to_fp16_bits(-0.0f) == 0x8000);
     CHECK(fp32_to_fp16_bits(std::numeric_limits<float>::denorm_min()) == 0x0000);
-    CHECK(fp32_to_fp16_bits(float_of(0x7f800001u)) == 0x7e00);        // payload lost → still NaN
-    CHECK(fp32_to_fp16_bits(float_of(0xffa00000u)) == 0xff00);        // signaling: quieted, sign kept
+    CHECK(fp32_to_fp16_bits(float_of(0x7f800001u)) == 0x7e00);  // payload lost → still NaN
+    CHECK(fp32_to_fp16_bits(float_of(0xffa00000u)) == 0xff00);  // signaling: quieted, sign kept
   }
 
 #if defined(QLITE_X86_64) && defined(__FLT16_MANT_DIG__)
@@ -257,16 +257,19 @@ TEST_SUITE("core") {
     const std::vector<float> floats = dense_floats();
     const std::vector<fp16> halves = all_fp16();
     std::vector<fp16> want16(floats.size());
-    for (std::size_t i = 0; i < floats.size(); ++i) want16[i] = fp16::from_bits(qlite::ref::fp32_to_fp16_bits(floats[i]));
+    for (std::size_t i = 0; i < floats.size(); ++i)
+      want16[i] = fp16::from_bits(qlite::ref::fp32_to_fp16_bits(floats[i]));
     std::vector<float> want32(halves.size());
-    for (std::size_t i = 0; i < halves.size(); ++i) want32[i] = qlite::ref::fp16_bits_to_fp32(halves[i].bits());
+    for (std::size_t i = 0; i < halves.size(); ++i)
+      want32[i] = qlite::ref::fp16_bits_to_fp32(halves[i].bits());
 
     qlite::test::for_each_arch([&](qlite::arch_id) {
       std::vector<fp16> got16(floats.size());
       qlite::convert(floats, got16);
       mismatch_count bad16;
       for (std::size_t i = 0; i < floats.size(); ++i)
-        if (got16[i].bits() != want16[i].bits()) bad16.add(i, bits_of(floats[i]), got16[i].bits(), want16[i].bits());
+        if (got16[i].bits() != want16[i].bits())
+          bad16.add(i, bits_of(floats[i]), got16[i].bits(), want16[i].bits());
       INFO(bad16.first);
       CHECK(bad16.count == 0);
 
@@ -274,7 +277,8 @@ TEST_SUITE("core") {
       qlite::convert(halves, got32);
       mismatch_count bad32;
       for (std::size_t i = 0; i < halves.size(); ++i)
-        if (bits_of(got32[i]) != bits_of(want32[i])) bad32.add(i, halves[i].bits(), bits_of(got32[i]), bits_of(want32[i]));
+        if (bits_of(got32[i]) != bits_of(want32[i]))
+          bad32.add(i, halves[i].bits(), bits_of(got32[i]), bits_of(want32[i]));
       INFO(bad32.first);
       CHECK(bad32.count == 0);
     });
@@ -283,8 +287,15 @@ TEST_SUITE("core") {
   TEST_CASE("fp16: bulk conversion, every length 0..67 at unaligned offsets, no stray writes") {
     std::mt19937 rng(7);
     std::vector<float> pool(96);
-    const float specials[] = {0.0f, -0.0f, 65520.0f, 0x1p-25f, 0x1.8p-24f, 1e-9f, -7e4f,
-                              std::numeric_limits<float>::infinity(), float_of(0x7fa00001u)};
+    const float specials[] = {0.0f,
+                              -0.0f,
+                              65520.0f,
+                              0x1p-25f,
+                              0x1.8p-24f,
+                              1e-9f,
+                              -7e4f,
+                              std::numeric_limits<float>::infinity(),
+                              float_of(0x7fa00001u)};
     for (std::size_t i = 0; i < pool.size(); ++i)
       pool[i] = i % 5 == 0 ? specials[(i / 5) % std::size(specials)]
                            : std::ldexp(static_cast<float>(rng() % 20001) / 10000.0f - 1.0f,
@@ -304,7 +315,8 @@ TEST_SUITE("core") {
           qlite::convert(std::span<const fp16>(mid.data() + o16, n), std::span<float>(back.data() + o32, n));
           for (std::size_t i = 0; i < n; ++i) {
             const std::uint16_t want = qlite::ref::fp32_to_fp16_bits(src[i]);
-            if (mid[o16 + i].bits() != want) bad.add(n * 1000 + i, bits_of(src[i]), mid[o16 + i].bits(), want);
+            if (mid[o16 + i].bits() != want)
+              bad.add(n * 1000 + i, bits_of(src[i]), mid[o16 + i].bits(), want);
             const std::uint32_t wb = bits_of(qlite::ref::fp16_bits_to_fp32(want));
             if (bits_of(back[o32 + i]) != wb) bad.add(n * 1000 + i, want, bits_of(back[o32 + i]), wb);
           }

@@ -132,7 +132,8 @@ TEST_CASE("write → read: every metadata type, nested arrays, every writable te
   CHECK(g.get_array<std::string>("strings") == std::vector<std::string>{"a", "", "ccc"});
   const auto& n = g.get<qlite::gguf_array>("nested");
   REQUIRE(n.items.size() == 2);
-  CHECK(n.items[0].get_if<qlite::gguf_array>()->items.size() == 2);
+  CHECK(n.items[0].get_if<qlite::gguf_array>()->size() == 2);
+  CHECK(n.items[0].get_if<qlite::gguf_array>()->scalar<std::int32_t>(1) == 2);
   CHECK(n.items[1].get_if<qlite::gguf_array>()->element_type == qlite::gguf_type::i32);
 
   REQUIRE(g.tensors().size() == 10);
@@ -154,7 +155,7 @@ TEST_CASE("write → read: every metadata type, nested arrays, every writable te
   const auto f16 = g.dequantize(g.tensor("w.f16"));
   const auto bf16 = g.dequantize(g.tensor("w.bf16"));
   for (std::size_t i = 0; i < w.size(); ++i) {
-    CHECK(f16[i] == qlite::detail::fp16_bits_to_fp32(qlite::detail::fp32_to_fp16_bits(w[i])));
+    CHECK(f16[i] == qlite::ref::fp16_bits_to_fp32(qlite::ref::fp32_to_fp16_bits(w[i])));
     CHECK(std::fabs(bf16[i] - w[i]) <= std::fabs(w[i]) / 256.f);
   }
   CHECK(g.dequantize(g.tensor("odd.f16")).size() == 15);
@@ -184,7 +185,7 @@ TEST_CASE("custom alignment is written and honoured") {
   CHECK_THROWS_AS(out.set("general.alignment", std::uint32_t{48}), qlite::error);
 }
 
-TEST_CASE("stories260K → Q8_0 / Q4_0 GGUF: blocks equal the reference quantizer; read back") {
+TEST_CASE("stories260K → Q8_0 / Q4_0 GGUF: blocks equal the reference quantizer and read back") {
   const qlite::gguf_file in(qlite::test::shared_data("models/stories260K.gguf"));
   for (auto type : {qlite::ggml_type::q8_0, qlite::ggml_type::q4_0}) {
     qlite::gguf_writer out;

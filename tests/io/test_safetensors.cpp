@@ -65,7 +65,7 @@ TEST_CASE("write → read: every dtype, shapes incl. scalar and empty, metadata"
   CHECK_THROWS_AS((void)in.f32_view(in.tensor("d.i8")), qlite::error);
 }
 
-TEST_CASE("stories260K weights → safetensors → identical bytes; quantized components") {
+TEST_CASE("stories260K weights → safetensors → identical bytes - plus quantized components") {
   const qlite::llama2c_checkpoint ck(qlite::test::shared_data("models/stories260K.bin"));
   qlite::safetensors_writer out;
   for (const auto& t : ck.tensors()) out.add(t.name, qlite::st_dtype::f32, t.shape, std::as_bytes(t.data));

@@ -81,33 +81,33 @@ TEST_CASE("layout and traits match ggml") {
 TEST_CASE("fp16 conversion: exact round trip, round-to-nearest-even, overflow, NaN") {
   for (std::uint32_t h = 0; h < 65536; ++h) {
     const auto bits = static_cast<std::uint16_t>(h);
-    const float f = detail::fp16_bits_to_fp32(bits);
+    const float f = ref::fp16_bits_to_fp32(bits);
     if (std::isnan(f)) {
       CHECK(((h >> 10) & 0x1f) == 0x1f);
       CHECK((h & 0x3ff) != 0);
-      CHECK(std::isnan(detail::fp16_bits_to_fp32(detail::fp32_to_fp16_bits(f))));
+      CHECK(std::isnan(ref::fp16_bits_to_fp32(ref::fp32_to_fp16_bits(f))));
       continue;
     }
-    REQUIRE(detail::fp32_to_fp16_bits(f) == bits);
+    REQUIRE(ref::fp32_to_fp16_bits(f) == bits);
     // The midpoint to the next larger-magnitude half rounds to the even one of the two.
     const std::uint32_t mag = h & 0x7fffu;
     if (mag < 0x7bffu) {
-      const float g = detail::fp16_bits_to_fp32(static_cast<std::uint16_t>(h + 1));
+      const float g = ref::fp16_bits_to_fp32(static_cast<std::uint16_t>(h + 1));
       const float mid = static_cast<float>((static_cast<double>(f) + g) / 2);  // exact in fp32
       const std::uint16_t even = (h & 1u) == 0 ? bits : static_cast<std::uint16_t>(h + 1);
-      REQUIRE(detail::fp32_to_fp16_bits(mid) == even);
+      REQUIRE(ref::fp32_to_fp16_bits(mid) == even);
       // Just above the midpoint goes up, just below goes down.
-      REQUIRE(detail::fp32_to_fp16_bits(std::nextafter(mid, 2 * g)) == static_cast<std::uint16_t>(h + 1));
-      REQUIRE(detail::fp32_to_fp16_bits(std::nextafter(mid, 0.f)) == bits);
+      REQUIRE(ref::fp32_to_fp16_bits(std::nextafter(mid, 2 * g)) == static_cast<std::uint16_t>(h + 1));
+      REQUIRE(ref::fp32_to_fp16_bits(std::nextafter(mid, 0.f)) == bits);
     }
   }
-  CHECK(detail::fp32_to_fp16_bits(65504.f) == 0x7bff);
-  CHECK(detail::fp32_to_fp16_bits(65519.99f) == 0x7bff);
-  CHECK(detail::fp32_to_fp16_bits(65520.f) == 0x7c00);  // the midpoint to 2^16 rounds to inf
-  CHECK(detail::fp32_to_fp16_bits(-1e30f) == 0xfc00);
-  CHECK(detail::fp32_to_fp16_bits(1e-10f) == 0);
-  CHECK(detail::fp32_to_fp16_bits(std::ldexp(1.f, -25)) == 0);  // half of the smallest subnormal: ties to even (0)
-  CHECK(detail::fp32_to_fp16_bits(std::ldexp(1.5f, -25)) == 1);
+  CHECK(ref::fp32_to_fp16_bits(65504.f) == 0x7bff);
+  CHECK(ref::fp32_to_fp16_bits(65519.99f) == 0x7bff);
+  CHECK(ref::fp32_to_fp16_bits(65520.f) == 0x7c00);  // the midpoint to 2^16 rounds to inf
+  CHECK(ref::fp32_to_fp16_bits(-1e30f) == 0xfc00);
+  CHECK(ref::fp32_to_fp16_bits(1e-10f) == 0);
+  CHECK(ref::fp32_to_fp16_bits(std::ldexp(1.f, -25)) == 0);  // half of the smallest subnormal: ties to even (0)
+  CHECK(ref::fp32_to_fp16_bits(std::ldexp(1.5f, -25)) == 1);
 }
 
 TEST_CASE("nearest_int is round-half-even like ggml's 1.5·2^23 trick") {
@@ -183,7 +183,7 @@ TEST_CASE("Q4_0: hand-derived bytes, including ggml's sign convention") {
   std::vector<float> t(32, 0.f);
   t[0] = 4.f;
   t[1] = -4.f;
-  CHECK(quantize<block_q4_0>(t)[0].scale == detail::fp32_to_fp16_bits(-0.5f));
+  CHECK(quantize<block_q4_0>(t)[0].scale == ref::fp32_to_fp16_bits(-0.5f));
 }
 
 TEST_CASE("Q4_1: hand-derived bytes") {
@@ -230,14 +230,14 @@ TEST_CASE("error bounds: |x − x̂| ≤ |d|/2 (Q8_0, Q4_1) and ≤ |d| (Q4_0), 
     const auto b41 = quantize<block_q4_1>(x);
     const auto y41 = dequantize(b41, x.size());
     for (std::size_t i = 0; i < x.size(); ++i) {
-      const float d8 = detail::fp16_bits_to_fp32(b8[i / 32].scale);
-      const float d40 = std::fabs(detail::fp16_bits_to_fp32(b40[i / 32].scale));
-      const float d41 = detail::fp16_bits_to_fp32(b41[i / 32].scale);
+      const float d8 = ref::fp16_bits_to_fp32(b8[i / 32].scale);
+      const float d40 = std::fabs(ref::fp16_bits_to_fp32(b40[i / 32].scale));
+      const float d41 = ref::fp16_bits_to_fp32(b41[i / 32].scale);
       // fp16 rounding of d adds up to 2^-11 relative per code step (≤ 127 steps).
       REQUIRE(std::fabs(x[i] - y8[i]) <= d8 * (0.5f + 127.f / 2048.f) + 1e-7f);
       REQUIRE(std::fabs(x[i] - y40[i]) <= d40 * (1.f + 8.f / 2048.f) + 1e-7f);
       // Q4_1 also rounds the min to fp16.
-      const float m = std::fabs(detail::fp16_bits_to_fp32(b41[i / 32].min));
+      const float m = std::fabs(ref::fp16_bits_to_fp32(b41[i / 32].min));
       REQUIRE(std::fabs(x[i] - y41[i]) <= d41 * (0.5f + 15.f / 2048.f) + m / 2048.f + 1e-7f);
     }
   }
@@ -245,8 +245,8 @@ TEST_CASE("error bounds: |x − x̂| ≤ |d|/2 (Q8_0, Q4_1) and ≤ |d| (Q4_0), 
 
 TEST_CASE("Q4_K and Q6_K dequantize: hand-built blocks against the byte pictures") {
   block_q4_k k{};
-  k.scale = detail::fp32_to_fp16_bits(0.5f);
-  k.min_scale = detail::fp32_to_fp16_bits(0.25f);
+  k.scale = ref::fp32_to_fp16_bits(0.5f);
+  k.min_scale = ref::fp32_to_fp16_bits(0.25f);
   const int sc[8] = {1, 2, 3, 63, 17, 40, 5, 62};
   const int mn[8] = {0, 7, 63, 1, 33, 2, 60, 9};
   for (int j = 0; j < 8; ++j) {  // pack by the picture in the header
@@ -271,7 +271,7 @@ TEST_CASE("Q4_K and Q6_K dequantize: hand-built blocks against the byte pictures
   }
 
   block_q6_k q{};
-  q.scale = detail::fp32_to_fp16_bits(0.125f);
+  q.scale = ref::fp32_to_fp16_bits(0.125f);
   for (int s = 0; s < 16; ++s) q.sub_scales[s] = static_cast<std::int8_t>(s * 17 - 128);
   std::uint8_t c6[256];
   for (int e = 0; e < 256; ++e) c6[e] = static_cast<std::uint8_t>((e * 29 + 11) % 64);

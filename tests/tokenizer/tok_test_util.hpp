@@ -5,6 +5,7 @@
 #include <cstring>
 #include <map>
 #include <memory>
+#include <random>
 #include <string>
 #include <vector>
 
@@ -63,7 +64,7 @@ inline std::string compare_ids(const tokenizer& tok, const std::vector<std::uint
   std::string m = "first difference at token " + std::to_string(i) + " (got " + std::to_string(got.size()) +
                   " tokens, want " + std::to_string(want.size()) + "):";
   auto show = [&](const std::vector<std::uint32_t>& v, const char* who) {
-    m += std::string("\n  ") + who + ":";
+    m.append("\n  ").append(who).append(":");
     for (std::size_t k = i >= 3 ? i - 3 : 0; k < std::min(v.size(), i + 5); ++k) {
       std::string b;
       try {
@@ -71,12 +72,38 @@ inline std::string compare_ids(const tokenizer& tok, const std::vector<std::uint
       } catch (...) {
         b = "?";
       }
-      m += " " + std::to_string(v[k]) + "[" + b + "]";
+      m.append(" ").append(std::to_string(v[k])).append("[").append(b).append("]");
     }
   };
   show(got, "got ");
   show(want, "want");
   return m;
+}
+
+/// Random text over a pool of code points that exercise every scanner branch.
+inline std::string random_text(std::mt19937& rng, std::size_t n_cps) {
+  static const std::uint32_t pool[] = {'a', 'Z', ' ', ' ', '\n', '\r', '\t', '\'', 's', '1', '7', '.', '/', 0xA0,
+                                       0x3000, 0x2028, 0x85, 0xE9, 0x301, 0x7684, 0x1F600, 0x200D, 0xFEFF, 0x0627,
+                                       0x2EBF0, 0x1E030, 0xFFFD, '<', '|', 'e'};
+  std::string s;
+  for (std::size_t i = 0; i < n_cps; ++i) utf8_append(s, pool[rng() % (sizeof pool / sizeof pool[0])]);
+  return s;
+}
+
+/// BPE of random pieces by the three merge algorithms of bpe.hpp: they must agree.
+inline void check_merge_algorithms(const tokenizer& tok, const char* name, std::mt19937& rng) {
+  const std::string alphabet[] = {"a", "b", "e", "t", " ", "!", "0", "\xC3\xA9", "\xE7\x9A\x84"};
+  for (int i = 0; i < 60; ++i) {
+    std::string piece;
+    const std::size_t len = 2 + rng() % (i < 30 ? 60 : 3000);
+    while (piece.size() < len) piece += alphabet[rng() % (i % 3 == 0 ? 2 : 9)];
+    INFO(name, " piece ", i, " of ", piece.size(), " bytes");
+    const auto heap = tok.merge_piece_for_testing(piece, 1);
+    CHECK(tok.decode(heap) == piece);
+    if (piece.size() <= 64) CHECK(tok.merge_piece_for_testing(piece, 0) == heap);
+    const auto buckets = tok.merge_piece_for_testing(piece, 2);
+    if (!buckets.empty()) CHECK(buckets == heap);  // empty: it declined (non-monotone ranks)
+  }
 }
 
 }  // namespace qlite::test

@@ -443,7 +443,8 @@ void run_panels(const gemm_args& a, std::size_t p0, std::size_t p1) noexcept {
   std::size_t p = p0;
   while (p < p1) {
     const std::size_t left = p1 - p;
-    const std::size_t np = decode ? (left >= 4 ? 4 : 1) : (left >= 2 ? 2 : 1);
+    // AVX2 decodes 2 panels at a time: 4 panels need 32 live ymm (16 exist) and spill badly.
+    const std::size_t np = decode && V::lanes == 16 && left >= 4 ? 4 : (left >= 2 ? 2 : 1);
     for (std::size_t m0 = 0; m0 < a.m; m0 += mstep) {
       const std::size_t mr = std::min<std::size_t>(mstep, a.m - m0);
       if (np == 4) tile_rows<Arch, V, K, 4>(a, p, m0, mr);

@@ -8,8 +8,8 @@
 //     params  mode (weight_only | int8_activations | bf16_activations), bias (N or empty),
 //             output_scale, fused activation (none | silu | gelu), threads (0 = default)
 //   Results: exactly ref::gemm (gemm/reference.hpp defines every operation) for every arch and
-//   thread count; the fused SiLU/GELU use vector exp/erf (≤ 1e-5 relative to ref), and
-//   bf16_activations on AVX512-BF16 hardware flushes bf16 subnormals (≤ 2^-22 · Σ|x·w|).
+//   thread count, fused SiLU/GELU included; only bf16_activations on AVX512-BF16 hardware
+//   differs (vdpbf16ps flushes bf16 subnormals: ≤ 2·K·2^-24·Σ|x·w|).
 //   Errors (qlite::error): shapes that do not match (invalid_argument, naming both), a mode
 //   the format cannot run (unsupported). A missing instruction set is reported by the
 //   dispatcher (QLITE_ARCH), never SIGILL.

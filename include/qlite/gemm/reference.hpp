@@ -12,7 +12,8 @@
 //       amax = max_k |x[m][k]|; if amax < FLT_MIN the row's codes and scale are 0, else
 //       sx = amax / 127, inv = 127 / amax, qx[k] = clamp(nearbyint(x[m][k] · inv), −127, 127)
 //       (round half to even). Then acc = 0; for each group g:
-//       d = Σ_{k in g} q(n,k) · qx[k]   (exact; it fits int32 for K < 2^31 / (255·127))
+//       d = Σ_{k in g} q(n,k) · qx[k]   (exact in int32; groups of more than 65536 int8 weights
+//       are refused with errc::unsupported)
 //       acc = fma(float(d), s(n,g), acc);  and finally acc = acc · sx
 //   bf16_activations (bf16 weights)   xb = bf16(x) (nearest even); for each pair (2c, 2c+1):
 //       acc = fma(xb[2c+1], w(n,2c+1), acc); acc = fma(xb[2c], w(n,2c), acc)   (vdpbf16ps'
@@ -20,9 +21,9 @@
 //   epilogue                          t = acc · output_scale; t = t + bias[n]; y = act(t)
 //                                     silu(t) = t / (1 + exp(−t)), gelu(t) = 0.5·t·(1 + erf(t/√2))
 //
-// Every kernel reproduces the dot products bit for bit (each SIMD lane is one output and
-// walks k in order), except vdpbf16ps (hardware flushes bf16 subnormals; within 2^-22·Σ|xw|
-// here) and the fused activations (vector exp/erf: within 4 ulp-ish, tests use 1e-5 relative).
+// Every kernel reproduces these results bit for bit (each SIMD lane is one output and walks
+// k in order; the activation uses the same std::exp/std::erf), except vdpbf16ps (hardware
+// pairs and flushes bf16 subnormals: within 2·K·2^-24·Σ|x·w| of this definition).
 // x must be finite (not checked: a kernel never throws). Cost: scalar, O(M·N·K); for tests.
 //
 //   qlite::ref::gemm(x, packed, y_expected, params);    // what qlite::gemm must produce
@@ -266,6 +267,10 @@ inline gemm_call make_gemm_call(matrix_view<const float> x, const packed_storage
   if (p.mode == gemm_mode::bf16_activations && w.kind != weight_kind::bf16)
     throw error(errc::unsupported, where + "bf16_activations needs bf16 weights");
   if (w.data.size() == 0) throw error(errc::invalid_argument, where + "packed weights are empty (moved from?)");
+  // Σ u·x of one group must fit int32: 255 · 127 · K < 2^31 (int8 codes); int4 has 16× room.
+  if (p.mode == gemm_mode::int8_activations && w.group > (w.kind == weight_kind::int8 ? 65536U : 1048576U))
+    throw error(errc::unsupported, where + "a weight group of " + std::to_string(w.group) +
+                                       " k would overflow the int32 accumulators of int8_activations (max 65536)");
   gemm_call c;
   gemm_args& a = c.args;
   a.kind = w.kind;

@@ -60,11 +60,13 @@
 #include <string>
 #include <string_view>
 #include <type_traits>
+#include <unordered_map>
 #include <utility>
 #include <variant>
 #include <vector>
 
 #include "qlite/config.hpp"
+#include "qlite/core/bf16.hpp"
 #include "qlite/core/error.hpp"
 #include "qlite/io/atomic_file.hpp"
 #include "qlite/io/binary.hpp"
@@ -151,10 +153,34 @@ constexpr std::string_view to_string(gguf_type t) noexcept {
 
 class gguf_value;
 
-/// A GGUF array: an element type and the elements (all of that type).
+/// Bytes per element of a scalar GGUF type (0 for string and array).
+constexpr std::size_t gguf_scalar_size(gguf_type t) noexcept {
+  switch (t) {
+    case gguf_type::u8: case gguf_type::i8: case gguf_type::boolean: return 1;
+    case gguf_type::u16: case gguf_type::i16: return 2;
+    case gguf_type::u32: case gguf_type::i32: case gguf_type::f32: return 4;
+    case gguf_type::u64: case gguf_type::i64: case gguf_type::f64: return 8;
+    default: return 0;
+  }
+}
+
+/// A GGUF array: an element type and the elements, all of that type. Numbers and bools are
+/// kept packed as in the file (little-endian, `packed`), strings and nested arrays as values
+/// (`items`): a hostile file cannot make qlite allocate much more than its own size.
 struct gguf_array {
   gguf_type element_type = gguf_type::u8;
-  std::vector<gguf_value> items;
+  std::vector<gguf_value> items;  ///< elements when element_type is string or array
+  std::vector<std::byte> packed;  ///< elements when element_type is a number or bool
+
+  /// Number of elements.
+  [[nodiscard]] std::size_t size() const noexcept;
+  /// Element i of a numeric/bool array as T (T must match element_type's size).
+  template <class T>
+  [[nodiscard]] T scalar(std::size_t i) const noexcept {
+    T v;
+    std::memcpy(&v, packed.data() + i * sizeof(T), sizeof(T));
+    return v;
+  }
 };
 
 /// One metadata value. The variant's alternative index equals the gguf_type value.
@@ -170,13 +196,22 @@ class gguf_value {
   gguf_value(T&& v) : v_(std::forward<T>(v)) {}  // NOLINT: implicit by design
   gguf_value(const char* s) : v_(std::string(s)) {}
 
-  /// An array value from a vector of scalars or strings.
+  /// An array value from a vector of numbers, bools or strings.
   template <class T>
-  static gguf_value array(const std::vector<T>& items) {
+  static gguf_value array(const std::vector<T>& values) {
     gguf_array a;
     a.element_type = gguf_value(T{}).type();
-    a.items.reserve(items.size());
-    for (const auto& x : items) a.items.emplace_back(x);
+    if constexpr (std::is_same_v<T, std::string>) {
+      a.items.reserve(values.size());
+      for (const auto& x : values) a.items.emplace_back(x);
+    } else {
+      static_assert(std::is_arithmetic_v<T>, "GGUF arrays hold numbers, bools or strings");
+      a.packed.resize(values.size() * sizeof(T));
+      for (std::size_t i = 0; i < values.size(); ++i) {
+        const T x = values[i];
+        std::memcpy(a.packed.data() + i * sizeof(T), &x, sizeof(T));
+      }
+    }
     return gguf_value(std::move(a));
   }
 
@@ -190,6 +225,11 @@ class gguf_value {
  private:
   storage v_{std::uint8_t{0}};
 };
+
+inline std::size_t gguf_array::size() const noexcept {
+  const std::size_t es = gguf_scalar_size(element_type);
+  return es == 0 ? items.size() : packed.size() / es;
+}
 
 /// One tensor's entry in the header.
 struct gguf_tensor_info {
@@ -264,13 +304,22 @@ inline gguf_value gguf_read_value(byte_reader& r, std::uint32_t type, const std:
       }
       gguf_array a;
       a.element_type = static_cast<gguf_type>(et);
-      a.items.reserve(static_cast<std::size_t>(count));
-      for (std::uint64_t i = 0; i < count; ++i) {
-        // Indexed field names are built only for nested containers; scalars report the array.
-        if (et == 8 || et == 9) {
+      if (const std::size_t es = gguf_scalar_size(a.element_type); es != 0) {
+        const std::uint64_t elems_at = r.offset();
+        const auto b = r.bytes(count * es, field);  // count ≤ remaining / es: no overflow
+        a.packed.assign(b.begin(), b.end());
+        if (a.element_type == gguf_type::boolean) {
+          for (std::size_t i = 0; i < a.packed.size(); ++i) {
+            if (a.packed[i] > std::byte{1}) {
+              r.fail_at(elems_at + i, field + "[" + std::to_string(i) + "]",
+                        "expected a bool (0 or 1), found " + std::to_string(static_cast<int>(a.packed[i])));
+            }
+          }
+        }
+      } else {
+        a.items.reserve(static_cast<std::size_t>(count));
+        for (std::uint64_t i = 0; i < count; ++i) {
           a.items.push_back(gguf_read_value(r, et, field + "[" + std::to_string(i) + "]", depth + 1));
-        } else {
-          a.items.push_back(gguf_read_value(r, et, field, depth + 1));
         }
       }
       return gguf_value(std::move(a));
@@ -286,15 +335,6 @@ inline gguf_value gguf_read_value(byte_reader& r, std::uint32_t type, const std:
 inline std::uint64_t align_up(std::uint64_t v, std::uint64_t a, std::string_view file, std::string_view field) {
   const std::uint64_t r = v % a;
   return r == 0 ? v : checked_add(v, a - r, file, v, field);
-}
-
-inline std::uint16_t fp32_to_bf16_bits(float f) noexcept {
-  const auto u = std::bit_cast<std::uint32_t>(f);
-  if ((u & 0x7fffffffu) > 0x7f800000u) return static_cast<std::uint16_t>((u >> 16) | 64u);  // quiet NaN
-  return static_cast<std::uint16_t>((u + (0x7fffu + ((u >> 16) & 1u))) >> 16);
-}
-inline float bf16_bits_to_fp32(std::uint16_t h) noexcept {
-  return std::bit_cast<float>(static_cast<std::uint32_t>(h) << 16);
 }
 
 // Dequantizes one row of `n` elements from raw (possibly unaligned) block bytes.
@@ -333,10 +373,9 @@ class gguf_file {
   /// All metadata, in file order.
   [[nodiscard]] const std::vector<std::pair<std::string, gguf_value>>& metadata() const noexcept { return kv_; }
   /// The value of `key`, or nullptr.
-  [[nodiscard]] const gguf_value* find(std::string_view key) const noexcept {
-    for (const auto& [k, v] : kv_)
-      if (k == key) return &v;
-    return nullptr;
+  [[nodiscard]] const gguf_value* find(std::string_view key) const {
+    const auto it = kv_index_.find(std::string(key));
+    return it == kv_index_.end() ? nullptr : &kv_[it->second].second;
   }
   /// The value of `key` as T (exact GGUF type); throws qlite::error naming the key otherwise.
   template <class T>
@@ -355,25 +394,28 @@ class gguf_file {
   template <class T>
   [[nodiscard]] std::vector<T> get_array(std::string_view key) const {
     const auto& a = get<gguf_array>(key);
+    const gguf_type want = gguf_value(T{}).type();
+    if (a.element_type != want) {
+      throw error(errc::format, name_ + ": metadata key '" + std::string(key) + "': expected an array of " +
+                                    std::string(to_string(want)) + ", found an array of " +
+                                    std::string(to_string(a.element_type)));
+    }
     std::vector<T> out;
-    out.reserve(a.items.size());
-    for (const auto& item : a.items) {
-      const T* p = item.get_if<T>();
-      if (p == nullptr) {
-        throw error(errc::format, name_ + ": metadata key '" + std::string(key) + "': expected an array of " +
-                                      std::string(to_string(gguf_value(T{}).type())) + ", found an array of " +
-                                      std::string(to_string(a.element_type)));
-      }
-      out.push_back(*p);
+    out.reserve(a.size());
+    if constexpr (std::is_same_v<T, std::string>) {
+      for (const auto& item : a.items) out.push_back(*item.get_if<std::string>());
+    } else if constexpr (std::is_same_v<T, bool>) {
+      for (std::size_t i = 0; i < a.size(); ++i) out.push_back(a.packed[i] != std::byte{0});
+    } else {
+      for (std::size_t i = 0; i < a.size(); ++i) out.push_back(a.scalar<T>(i));
     }
     return out;
   }
 
   [[nodiscard]] const std::vector<gguf_tensor_info>& tensors() const noexcept { return tensors_; }
-  [[nodiscard]] const gguf_tensor_info* find_tensor(std::string_view name) const noexcept {
-    for (const auto& t : tensors_)
-      if (t.name == name) return &t;
-    return nullptr;
+  [[nodiscard]] const gguf_tensor_info* find_tensor(std::string_view name) const {
+    const auto it = tensor_index_.find(std::string(name));
+    return it == tensor_index_.end() ? nullptr : &tensors_[it->second];
   }
   [[nodiscard]] const gguf_tensor_info& tensor(std::string_view name) const {
     if (const auto* t = find_tensor(name)) return *t;
@@ -419,7 +461,7 @@ class gguf_file {
           for (std::size_t i = 0; i < n; ++i) {
             std::uint16_t h;
             std::memcpy(&h, src + 2 * i, 2);
-            dst[i] = t.type == ggml_type::f16 ? detail::fp16_bits_to_fp32(h) : detail::bf16_bits_to_fp32(h);
+            dst[i] = t.type == ggml_type::f16 ? ref::fp16_bits_to_fp32(h) : ref::bf16_bits_to_fp32(h);
           }
           break;
         case ggml_type::q8_0: detail::dequantize_blocks<block_q8_0>(src, n, dst); break;
@@ -469,7 +511,7 @@ class gguf_file {
       const auto klen = r.read<std::uint64_t>(field + ".key.length");
       std::string key = r.string(klen, field + ".key");
       field += " '" + key + "'";
-      if (find(key) != nullptr) r.fail_at(at, field, "expected unique keys, found a duplicate");
+      if (!kv_index_.emplace(key, kv_.size()).second) r.fail_at(at, field, "expected unique keys, found a duplicate");
       const std::uint64_t type_at = r.offset();
       const auto type = r.read<std::uint32_t>(field + ".type");
       if (type > 12) r.fail_at(type_at, field + ".type", "expected a value type 0..12, found " + std::to_string(type));
@@ -498,7 +540,9 @@ class gguf_file {
       }
       t.name = r.string(nlen, field + ".name");
       field += " '" + t.name + "'";
-      if (find_tensor(t.name) != nullptr) r.fail_at(t.info_offset, field, "expected unique tensor names, found a duplicate");
+      if (!tensor_index_.emplace(t.name, tensors_.size()).second) {
+        r.fail_at(t.info_offset, field, "expected unique tensor names, found a duplicate");
+      }
       const std::uint64_t dims_at = r.offset();
       t.n_dims = r.read<std::uint32_t>(field + ".n_dims");
       if (t.n_dims > 4) r.fail_at(dims_at, field + ".n_dims", "expected at most 4, found " + std::to_string(t.n_dims));
@@ -582,6 +626,8 @@ class gguf_file {
   std::uint64_t data_offset_ = 0;
   std::vector<std::pair<std::string, gguf_value>> kv_;
   std::vector<gguf_tensor_info> tensors_;
+  std::unordered_map<std::string, std::size_t> kv_index_;      // key → index in kv_
+  std::unordered_map<std::string, std::size_t> tensor_index_;  // name → index in tensors_
 };
 
 /// Builds and writes a GGUF v3 file (see the contract at the top of this file).
@@ -728,13 +774,13 @@ class gguf_writer {
       case ggml_type::f32: std::memcpy(out, x.data(), x.size() * 4); break;
       case ggml_type::f16:
         for (std::size_t i = 0; i < x.size(); ++i) {
-          const std::uint16_t h = detail::fp32_to_fp16_bits(x[i]);
+          const std::uint16_t h = ref::fp32_to_fp16_bits(x[i]);
           std::memcpy(out + 2 * i, &h, 2);
         }
         break;
       case ggml_type::bf16:
         for (std::size_t i = 0; i < x.size(); ++i) {
-          const std::uint16_t h = detail::fp32_to_bf16_bits(x[i]);
+          const std::uint16_t h = ref::fp32_to_bf16_bits(x[i]);
           std::memcpy(out + 2 * i, &h, 2);
         }
         break;
@@ -769,13 +815,27 @@ class gguf_writer {
             put_string(b, x);
           } else if constexpr (std::is_same_v<T, gguf_array>) {
             put<std::uint32_t>(b, static_cast<std::uint32_t>(x.element_type));
-            put<std::uint64_t>(b, x.items.size());
-            for (const auto& item : x.items) {
-              if (item.type() != x.element_type) {
+            const std::size_t es = gguf_scalar_size(x.element_type);
+            if (es != 0) {
+              if (!x.items.empty() || x.packed.size() % es != 0) {
                 throw error(errc::invalid_argument, "gguf_writer: an array of " + std::string(to_string(x.element_type)) +
-                                                        " holds a " + std::string(to_string(item.type())));
+                                                        " must hold its elements packed, " + std::to_string(es) + " bytes each");
               }
-              put_value(b, item);
+              put<std::uint64_t>(b, x.packed.size() / es);
+              b.insert(b.end(), x.packed.begin(), x.packed.end());
+            } else {
+              if (!x.packed.empty() || static_cast<std::uint32_t>(x.element_type) > 12) {
+                throw error(errc::invalid_argument, "gguf_writer: an array of " + std::string(to_string(x.element_type)) +
+                                                        " holds its elements in items");
+              }
+              put<std::uint64_t>(b, x.items.size());
+              for (const auto& item : x.items) {
+                if (item.type() != x.element_type) {
+                  throw error(errc::invalid_argument, "gguf_writer: an array of " + std::string(to_string(x.element_type)) +
+                                                          " holds a " + std::string(to_string(item.type())));
+                }
+                put_value(b, item);
+              }
             }
           } else if constexpr (std::is_same_v<T, bool>) {
             put<std::uint8_t>(b, x ? 1 : 0);

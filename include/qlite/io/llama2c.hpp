@@ -16,7 +16,7 @@
 //   tokenizer.bin  [max_token_length : i32] then per token [score : f32][len : i32][len bytes]
 //
 // Contract
-//   llama2c_checkpoint maps the file and exposes every weight as a named fp32 view into the
+//   llama2c_checkpoint maps the file (or parses bytes the caller keeps alive) and exposes every weight as a named fp32 view into the
 //   mapping (no copy), with llama.cpp's GGUF tensor names and row-major shapes, outermost
 //   first: "token_embd.weight" [V][D], "output_norm.weight" [D], "output.weight" [V][D] (only
 //   when the classifier is not shared: a tied model uses token_embd.weight), and per layer
@@ -83,11 +83,24 @@ struct float_tensor_view {
 /// A mapped llama2.c checkpoint.
 class llama2c_checkpoint {
  public:
-  explicit llama2c_checkpoint(std::string path) : file_(std::move(path)) { parse(); }
+  explicit llama2c_checkpoint(std::string path) : owned_(std::in_place, std::move(path)) {
+    bytes_ = owned_->bytes();
+    name_ = owned_->path();
+    parse();
+  }
+  /// Parses `bytes` (which must outlive this object); `name` is used in error messages.
+  llama2c_checkpoint(std::span<const std::byte> bytes, std::string name) : bytes_(bytes), name_(std::move(name)) {
+    parse();
+  }
+  llama2c_checkpoint(const llama2c_checkpoint&) = delete;
+  llama2c_checkpoint& operator=(const llama2c_checkpoint&) = delete;
+  llama2c_checkpoint(llama2c_checkpoint&&) = default;
+  llama2c_checkpoint& operator=(llama2c_checkpoint&&) = default;
 
   [[nodiscard]] const llama2c_config& config() const noexcept { return config_; }
   [[nodiscard]] std::span<const float_tensor_view> tensors() const noexcept { return tensors_; }
-  [[nodiscard]] const std::string& path() const noexcept { return file_.path(); }
+  /// The path (or the name given with the bytes).
+  [[nodiscard]] const std::string& path() const noexcept { return name_; }
 
   /// The tensor called `name`, or nullptr.
   [[nodiscard]] const float_tensor_view* find(std::string_view name) const noexcept {
@@ -98,19 +111,22 @@ class llama2c_checkpoint {
   /// The tensor called `name`; throws qlite::error(invalid_argument) when there is none.
   [[nodiscard]] const float_tensor_view& at(std::string_view name) const {
     if (const auto* t = find(name)) return *t;
-    throw error(errc::invalid_argument, file_.path() + ": no tensor named '" + std::string(name) + "'");
+    throw error(errc::invalid_argument, name_ + ": no tensor named '" + std::string(name) + "'");
   }
 
  private:
   void parse() {
-    const std::string& fn = file_.path();
-    detail::byte_reader r(file_.bytes(), fn);
+    const std::string& fn = name_;
+    if (reinterpret_cast<std::uintptr_t>(bytes_.data()) % alignof(float) != 0) {
+      throw error(errc::invalid_argument, fn + ": the bytes must be 4-byte aligned to be viewed as fp32");
+    }
+    detail::byte_reader r(bytes_, fn);
     std::uint64_t data_start = 28;
-    if (file_.size() >= 4 && r.read<std::uint32_t>("magic") == 0x616b3432u) {
-      const auto version = r.read<std::int32_t>("version");
-      if (version != 1) {
+    if (bytes_.size() >= 4 && r.read<std::uint32_t>("magic") == 0x616b3432u) {
+      const auto export_version = r.read<std::int32_t>("version");
+      if (export_version != 1) {
         throw error(errc::unsupported, fn + ": offset 4: version: llama2.c export version " +
-                                           std::to_string(version) + " is not supported (expected 1)");
+                                           std::to_string(export_version) + " is not supported (expected 1)");
       }
       config_.version = 1;
       read_config(r);
@@ -140,9 +156,9 @@ class llama2c_checkpoint {
       const std::uint64_t off = cursor;
       const std::uint64_t bytes = detail::checked_mul(count, 4, fn, off, what);
       cursor = detail::checked_add(cursor, bytes, fn, off, what);
-      if (cursor > file_.size()) {
+      if (cursor > bytes_.size()) {
         r.fail_at(off, what, "expected " + std::to_string(bytes) + " bytes of weights, found " +
-                                 std::to_string(off < file_.size() ? file_.size() - off : 0) +
+                                 std::to_string(off < bytes_.size() ? bytes_.size() - off : 0) +
                                  " before the end of the file (the header promises a larger model)");
       }
       return off;
@@ -150,7 +166,7 @@ class llama2c_checkpoint {
     auto add = [&](std::string name, std::vector<std::size_t> shape, std::uint64_t off) {
       std::uint64_t n = 1;
       for (auto s : shape) n *= s;  // bounded by the checked totals
-      const auto* p = reinterpret_cast<const float*>(file_.data() + off);
+      const auto* p = reinterpret_cast<const float*>(bytes_.data() + off);
       tensors_.push_back({std::move(name), std::move(shape), {p, static_cast<std::size_t>(n)}, off});
     };
     auto per_layer = [&](const char* what, const char* suffix, std::uint64_t rows, std::uint64_t cols, std::uint64_t base) {
@@ -195,10 +211,10 @@ class llama2c_checkpoint {
       layer_block("w3", "ffn_up.weight", H, D);
     }
     if (!config_.shared_classifier) add("output.weight", {V, D}, take(mul(V, D), "wcls"));
-    if (cursor != file_.size()) {
+    if (cursor != bytes_.size()) {
       r.fail_at(cursor, "end of file",
                 "expected the file to end after the weights at " + std::to_string(cursor) +
-                    " bytes, found " + std::to_string(file_.size()) + " bytes");
+                    " bytes, found " + std::to_string(bytes_.size()) + " bytes");
     }
   }
 
@@ -234,7 +250,9 @@ class llama2c_checkpoint {
     }
   }
 
-  mapped_file file_;
+  std::optional<mapped_file> owned_;
+  std::span<const std::byte> bytes_;
+  std::string name_;
   llama2c_config config_;
   std::int32_t raw_vocab_ = 0;
   std::vector<float_tensor_view> tensors_;
@@ -248,10 +266,9 @@ struct llama2c_tokenizer {
 };
 
 /// Reads a llama2.c tokenizer.bin (see the top of this file for the contract).
-inline llama2c_tokenizer read_llama2c_tokenizer(const std::string& path,
+inline llama2c_tokenizer read_llama2c_tokenizer(std::span<const std::byte> bytes, std::string_view name,
                                                 std::optional<std::size_t> vocab_size = {}) {
-  const mapped_file f(path);
-  detail::byte_reader r(f.bytes(), f.path());
+  detail::byte_reader r(bytes, name);
   llama2c_tokenizer t;
   t.max_token_length = r.read<std::int32_t>("max_token_length");
   if (t.max_token_length <= 0 || t.max_token_length > (1 << 20)) {
@@ -285,6 +302,13 @@ inline llama2c_tokenizer read_llama2c_tokenizer(const std::string& path,
                               " tokens, found " + std::to_string(r.remaining()) + " more bytes");
   }
   return t;
+}
+
+/// Reads a llama2.c tokenizer.bin file.
+inline llama2c_tokenizer read_llama2c_tokenizer(const std::string& path,
+                                                std::optional<std::size_t> vocab_size = {}) {
+  const mapped_file f(path);
+  return read_llama2c_tokenizer(f.bytes(), f.path(), vocab_size);
 }
 
 }  // namespace qlite

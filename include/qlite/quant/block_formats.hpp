@@ -78,7 +78,9 @@
 // The reference quantizers must not contract a·b + c into an FMA: ggml's reference bytes
 // are defined by separately rounded fp32 operations. GCC contracts across statements even in
 // ISO mode, so the definitions below are compiled with fp-contract=off; clang contracts only
-// inside one expression and gets a block-scoped pragma as well.
+// inside one expression and gets a block-scoped pragma as well. Verified: g++ -O3 -march=native
+// and clang++ -O3 -march=native give bytes identical to a plain -O2 build. Not protected:
+// -ffast-math, and clang's -ffp-contract=fast, which ignores the pragma by definition.
 #if defined(__clang__)
 #define QLITE_DETAIL_NO_FP_CONTRACT _Pragma("clang fp contract(off)")
 #else

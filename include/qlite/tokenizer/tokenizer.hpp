@@ -44,6 +44,7 @@
 #include <cstdio>
 #include <cstring>
 #include <initializer_list>
+#include <memory>
 #include <span>
 #include <string>
 #include <string_view>
@@ -133,6 +134,11 @@ class tokenizer {
       n_vocab_ = std::max<std::size_t>(n_vocab_, std::size_t{s.id} + 1);
     }
     n_vocab_ = std::max(n_vocab_, p_.vocab.id_bound());
+    if (!p_.whole_piece_lookup && p_.rule == merge_rule::pair_merges) {
+      reachable_ = std::shared_ptr<std::atomic<std::uint8_t>[]>(new std::atomic<std::uint8_t>[p_.vocab.id_bound()]);
+      for (std::ptrdiff_t k = 0; k < static_cast<std::ptrdiff_t>(p_.vocab.id_bound()); ++k)
+        reachable_[k].store(0, std::memory_order_relaxed);
+    }
     // One flat decode table for ordinary and special ids.
     dec_index_.assign(n_vocab_, {0, detail::no_token});
     for (std::uint32_t id = 0; id < p_.vocab.id_bound(); ++id) {
@@ -262,6 +268,32 @@ class tokenizer {
   }
   static constexpr std::uint32_t no_token = detail::no_token;
 
+  /// Testing hook: BPE of one piece (no whole-piece lookup) with a chosen algorithm of
+  /// bpe.hpp — 0: array scan (≤ 64 bytes), 1: heap, 2: buckets (empty result if it falls back).
+  [[nodiscard]] std::vector<std::uint32_t> merge_piece_for_testing(std::string_view piece, int algorithm) const {
+    std::vector<std::uint32_t> ids;
+    detail::bpe_scratch scratch;
+    const auto* s = reinterpret_cast<const unsigned char*>(piece.data());
+    const auto n = static_cast<std::uint32_t>(piece.size());
+    auto sink = [&](std::uint32_t id) { ids.push_back(id); };
+    auto go = [&](const auto& rule) {
+      if (n < 2) {
+        if (n == 1) ids.push_back(byte_id_[s[0]]);
+      } else if (algorithm == 0) {
+        detail::bpe_merge_small(rule, s, n, sink);
+      } else if (algorithm == 1) {
+        detail::bpe_merge_heap(rule, s, n, scratch, sink);
+      } else if (!detail::bpe_merge_buckets(rule, s, n, scratch, sink)) {
+        ids.clear();
+      }
+    };
+    if (p_.rule == merge_rule::concat_rank)
+      go(concat_rule_ref{this});
+    else
+      go(pair_rule_ref{this});
+    return ids;
+  }
+
  private:
   static std::string hex2(unsigned b) {
     const char* d = "0123456789abcdef";
@@ -384,6 +416,29 @@ class tokenizer {
           i = e;
           continue;
         }
+      } else if (reachable_) {
+        // Without ignore_merges a piece that is a token is still merged; but if merging the
+        // token's own bytes gives the token back (checked once per token, remembered), the
+        // answer is that token.
+        const std::uint32_t whole = p_.vocab.find(s + i, len);
+        if (whole != detail::no_token) {
+          std::atomic<std::uint8_t>& flag = reachable_[static_cast<std::ptrdiff_t>(whole)];
+          std::uint8_t st = flag.load(std::memory_order_relaxed);
+          if (st == 0) {
+            std::uint32_t got = detail::no_token, count = 0;
+            merge(s + i, len, scratch, [&](std::uint32_t t) {
+              got = t;
+              ++count;
+            });
+            st = (count == 1 && got == whole) ? 1 : 2;
+            flag.store(st, std::memory_order_relaxed);
+          }
+          if (st == 1) {
+            out(whole);
+            i = e;
+            continue;
+          }
+        }
       }
       if (len > piece_cache::max_bytes) {
         merge(s + i, len, scratch, out);
@@ -447,7 +502,9 @@ class tokenizer {
   std::vector<std::pair<std::uint32_t, std::uint32_t>> dec_index_;  // id → (offset, length) in dec_arena_
   std::string dec_arena_;
   std::size_t n_vocab_ = 0;
-  std::uint64_t serial_ = next_serial();  // never 0: an empty cache entry matches no tokenizer
+  std::uint64_t serial_ = next_serial();
+  // pair_merges without ignore_merges: per token 0 unknown, 1 BPE(bytes) == [token], 2 not
+  std::shared_ptr<std::atomic<std::uint8_t>[]> reachable_;  // never 0: an empty cache entry matches no tokenizer
 };
 
 /// Turns ids into text incrementally, holding back the bytes of a UTF-8 sequence that a

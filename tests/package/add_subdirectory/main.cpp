@@ -52,15 +52,16 @@ int main() {
         "set_active_arch() refuses exactly the unavailable paths");
   qlite::set_active_arch(active);
 
-  // fake_quantize is the QAT forward: applying it twice changes nothing (idempotent), and
-  // the straight-through mask is all ones without clipping.
+  // fake_quantize is the QAT forward: with the same parameters, applying it twice changes
+  // nothing (idempotent), and the straight-through mask is all ones without clipping.
   const qlite::matrix_view<const float> Wc = W;
   std::vector<float> once(w.size()), twice(w.size());
   std::vector<std::uint8_t> mask(w.size(), 0);
   qlite::quantizer<qlite::asymmetric, qlite::per_group<32>, 3> q3;
-  q3.fake_quantize(Wc, qlite::matrix_view<float>(once.data(), rows, cols),
+  const auto params = q3.compute_params(Wc);
+  q3.fake_quantize(Wc, params, qlite::matrix_view<float>(once.data(), rows, cols),
                    qlite::matrix_view<std::uint8_t>(mask.data(), rows, cols));
-  q3.fake_quantize(qlite::matrix_view<const float>(once.data(), rows, cols),
+  q3.fake_quantize(qlite::matrix_view<const float>(once.data(), rows, cols), params,
                    qlite::matrix_view<float>(twice.data(), rows, cols));
   check(once == twice, "fake_quantize is idempotent");
   std::size_t inside = 0;

@@ -4,12 +4,12 @@
 
 #include <cstdint>
 #include <fstream>
-#include <iterator>
 #include <map>
 #include <sstream>
 #include <string>
 #include <vector>
 
+#include <qlite/io/llama2c.hpp>
 #include <qlite/quant/metrics.hpp>
 #include <qlite/quant/quantizer.hpp>
 
@@ -22,50 +22,32 @@ struct named_matrix {
 };
 
 // The llama2.c legacy checkpoint (README 1a): 7 int32 config fields, then fp32 arrays.
-std::string layer_name(std::size_t layer, const char* matrix) {
-  std::string s("L");
-  s += std::to_string(layer);
-  s += '.';
-  s += matrix;
-  return s;
-}
-
+// The 36 matrices of the reference table, read with qlite's llama2.c loader; the table
+// names them after llama2.c (L0.wq …), the loader after llama.cpp (blk.0.attn_q.weight …).
 std::vector<named_matrix> load_stories260k(const std::string& path) {
-  std::ifstream f(path, std::ios::binary);
-  REQUIRE(f.good());
-  std::int32_t cfg[7];
-  f.read(reinterpret_cast<char*>(cfg), sizeof cfg);
-  const std::size_t D = std::size_t(cfg[0]), H = std::size_t(cfg[1]), L = std::size_t(cfg[2]),
-                    heads = std::size_t(cfg[3]), kv = std::size_t(cfg[4]), V = std::size_t(cfg[5] < 0 ? -cfg[5] : cfg[5]);
-  const std::size_t kvd = kv * (D / heads);
-  auto read = [&](std::size_t n) {
-    std::vector<float> v(n);
-    f.read(reinterpret_cast<char*>(v.data()), std::streamsize(n * sizeof(float)));
-    REQUIRE(f.good());
-    return v;
-  };
+  const qlite::llama2c_checkpoint ck(path);
   std::vector<named_matrix> out;
-  out.push_back({"tok_embeddings", V, D, read(V * D)});
-  (void)read(L * D);  // rms_att
-  const char* names[] = {"wq", "wk", "wv", "wo"};
-  const std::size_t rows[] = {D, kvd, kvd, D};
-  for (int m = 0; m < 4; ++m) {
-    const std::vector<float> all = read(L * rows[m] * D);
-    for (std::size_t l = 0; l < L; ++l)
-      out.push_back({layer_name(l, names[m]), rows[m], D,
-                     std::vector<float>(all.begin() + std::ptrdiff_t(l * rows[m] * D),
-                                        all.begin() + std::ptrdiff_t((l + 1) * rows[m] * D))});
-  }
-  (void)read(L * D);  // rms_ffn
-  const char* ffn[] = {"w1", "w2", "w3"};
-  const std::size_t fr[] = {H, D, H}, fc[] = {D, H, D};
-  for (int m = 0; m < 3; ++m) {
-    const std::vector<float> all = read(L * fr[m] * fc[m]);
-    for (std::size_t l = 0; l < L; ++l)
-      out.push_back({layer_name(l, ffn[m]), fr[m], fc[m],
-                     std::vector<float>(all.begin() + std::ptrdiff_t(l * fr[m] * fc[m]),
-                                        all.begin() + std::ptrdiff_t((l + 1) * fr[m] * fc[m]))});
-  }
+  auto add = [&](const std::string& name, const std::string& tensor) {
+    const qlite::float_tensor_view& t = ck.at(tensor);
+    REQUIRE(t.shape.size() == 2);
+    out.push_back({name, t.shape[0], t.shape[1], std::vector<float>(t.data.begin(), t.data.end())});
+  };
+  add("tok_embeddings", "token_embd.weight");
+  const std::pair<const char*, const char*> names[] = {{"wq", "attn_q"},  {"wk", "attn_k"},    {"wv", "attn_v"},
+                                                       {"wo", "attn_output"}, {"w1", "ffn_gate"}, {"w2", "ffn_down"},
+                                                       {"w3", "ffn_up"}};
+  for (int l = 0; l < ck.config().n_layers; ++l)
+    for (const auto& [ref_name, gguf_name] : names) {
+      std::string r = "L", g = "blk.";
+      r += std::to_string(l);
+      r += '.';
+      r += ref_name;
+      g += std::to_string(l);
+      g += '.';
+      g += gguf_name;
+      g += ".weight";
+      add(r, g);
+    }
   return out;
 }
 

@@ -78,8 +78,8 @@ void check_model(const std::string& name) {
 }  // namespace
 
 TEST_SUITE("tokenizer") {
-  TEST_CASE("tokenizer.json qwen3: exact ids on the corpus, special cases, round trips") { check_model("qwen3"); }
-  TEST_CASE("tokenizer.json llama3: exact ids on the corpus, special cases, round trips") { check_model("llama3"); }
+  TEST_CASE("tokenizer.json qwen3: exact ids on the corpus + special cases + round trips") { check_model("qwen3"); }
+  TEST_CASE("tokenizer.json llama3: exact ids on the corpus + special cases + round trips") { check_model("llama3"); }
   TEST_CASE("GPT-2 encoder.json + vocab.bpe: the gpt2 ids on the corpus") {
     const qlite::tokenizer tok =
         qlite::load_gpt2_data_gym(qlite::test::shared_data("tokenizer/vocab/gpt2/encoder.json"),

@@ -91,7 +91,7 @@ TEST_SUITE("tokenizer") {
     CHECK(cl.decode_single_token_bytes(76460) == "\xF0\x9F\x98");
   }
 
-  TEST_CASE("round trip: decode(encode(x)) == x on random mixed text, every encoding") {
+  TEST_CASE("round trip: decode of encode gives the text back on random mixed text for every tiktoken encoding") {
     std::mt19937 rng(1234);
     for (const char* name : {"gpt2", "cl100k_base", "o200k_base"}) {
       const auto& tok = qlite::test::tiktoken_encoding(name);
@@ -105,14 +105,14 @@ TEST_SUITE("tokenizer") {
     }
   }
 
-  TEST_CASE("the three merge algorithms agree (scan, heap, buckets)") {
+  TEST_CASE("the three merge algorithms agree: scan + heap + buckets") {
     std::mt19937 rng(42);
     for (const char* name : {"gpt2", "cl100k_base", "o200k_base"})
       qlite::test::check_merge_algorithms(qlite::test::tiktoken_encoding(name), name, rng);
 
   }
 
-  TEST_CASE("long pieces: linear-time merge, same ids as the short-piece path") {
+  TEST_CASE("long pieces: a 1 MiB pre-token encodes and round-trips") {
     const auto& tok = qlite::test::tiktoken_encoding("cl100k_base");
     // The heap path (> 64 bytes) and the scan path agree piece by piece.
     std::mt19937 rng(7);
@@ -191,7 +191,7 @@ TEST_SUITE("tokenizer") {
     for (std::size_t i = 0; i < views.size(); ++i) CHECK(one[i] == tok.encode(views[i]));
   }
 
-  TEST_CASE("decode rejects unknown ids; unknown encodings are errors") {
+  TEST_CASE("decode rejects unknown ids and unknown encodings are errors") {
     const auto& tok = qlite::test::tiktoken_encoding("cl100k_base");
     const std::vector<std::uint32_t> bad = {15339, 100261};
     expect_error([&] { (void)tok.decode(bad); }, qlite::errc::invalid_argument, "id 100261 at index 1");

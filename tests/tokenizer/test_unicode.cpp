@@ -87,7 +87,7 @@ TEST_SUITE("tokenizer") {
     CHECK(pieces(P::cl100k, "\t\tx") == V{"\t", "\tx"});
   }
 
-  TEST_CASE("known patterns are recognised, others are not") {
+  TEST_CASE("known patterns are recognised and others are not") {
     qlite::pretokenizer k{};
     CHECK(qlite::pretokenizer_from_pattern(R"('s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+)", k));
     CHECK(k == qlite::pretokenizer::gpt2);

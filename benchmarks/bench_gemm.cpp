@@ -49,10 +49,10 @@ using clk = std::chrono::steady_clock;
 // ---- limits measured at start-up (for the ratio counters) ------------------------------------
 
 struct limits {
-  double read_bw[3] = {};   // bytes/s at 1 and 2 threads
-  double vnni[3] = {};      // int8 ops/s
-  double fma[3] = {};       // fp32 flops/s
-  double bf16[3] = {};      // flops/s
+  double read_bw[3] = {};  // bytes/s at 1 and 2 threads
+  double vnni[3] = {};     // int8 ops/s
+  double fma[3] = {};      // fp32 flops/s
+  double bf16[3] = {};     // flops/s
 };
 limits g_limits;
 
@@ -100,23 +100,34 @@ void measure_limits() {
 void register_roofline() {
   for (unsigned t = 1; t <= 2; ++t) {
     const std::string th = "/threads:" + std::to_string(t);
-    benchmark::RegisterBenchmark(("roofline/read_bw" + th).c_str(), [t](benchmark::State& st) {
-      static qlite::aligned_buffer<std::uint8_t> buf(std::size_t{512} << 20);
-      for (std::size_t i = 0; i < buf.size(); i += 4096) buf[i] = 1;
-      for (auto _ : st)
-        roofline::on_threads(t, [&](unsigned i) {
-          const std::size_t part = buf.size() / t;
-          g_sink += roofline::read_sum(buf.data() + i * part, part);
-        });
-      st.counters["bytes"] = benchmark::Counter(static_cast<double>(buf.size()), benchmark::Counter::kIsIterationInvariantRate);
-    })->UseRealTime()->Unit(benchmark::kMillisecond);
+    benchmark::RegisterBenchmark(("roofline/read_bw" + th).c_str(),
+                                 [t](benchmark::State& st) {
+                                   static qlite::aligned_buffer<std::uint8_t> buf(std::size_t{512} << 20);
+                                   for (std::size_t i = 0; i < buf.size(); i += 4096) buf[i] = 1;
+                                   for (auto _ : st)
+                                     roofline::on_threads(t, [&](unsigned i) {
+                                       const std::size_t part = buf.size() / t;
+                                       g_sink += roofline::read_sum(buf.data() + i * part, part);
+                                     });
+                                   st.counters["bytes"] =
+                                       benchmark::Counter(static_cast<double>(buf.size()),
+                                                          benchmark::Counter::kIsIterationInvariantRate);
+                                 })
+        ->UseRealTime()
+        ->Unit(benchmark::kMillisecond);
     auto peak = [&](const char* name, auto loop, double ops, bool have) {
       if (!have) return;
-      benchmark::RegisterBenchmark(("roofline/" + std::string(name) + th).c_str(), [t, loop, ops](benchmark::State& st) {
-        const std::size_t iters = 1'000'000;
-        for (auto _ : st) roofline::on_threads(t, [&](unsigned) { g_sink += static_cast<std::uint64_t>(loop(iters)); });
-        st.counters["ops"] = benchmark::Counter(ops * iters * t, benchmark::Counter::kIsIterationInvariantRate);
-      })->UseRealTime()->Unit(benchmark::kMillisecond);
+      benchmark::RegisterBenchmark(
+          ("roofline/" + std::string(name) + th).c_str(),
+          [t, loop, ops](benchmark::State& st) {
+            const std::size_t iters = 1'000'000;
+            for (auto _ : st)
+              roofline::on_threads(t, [&](unsigned) { g_sink += static_cast<std::uint64_t>(loop(iters)); });
+            st.counters["ops"] =
+                benchmark::Counter(ops * iters * t, benchmark::Counter::kIsIterationInvariantRate);
+          })
+          ->UseRealTime()
+          ->Unit(benchmark::kMillisecond);
     };
     peak("vnni", roofline::vnni_loop, 12.0 * 128, qlite::cpu().avx512_vnni);
     peak("fma", roofline::fma_loop, 12.0 * 32, qlite::cpu().avx512f);
@@ -207,29 +218,35 @@ void register_gemm(const char* mode_name, qlite::gemm_mode mode, const std::vect
     for (unsigned t = 1; t <= 2; ++t) {
       const std::string name =
           std::string("gemm/") + Format::name() + "/" + mode_name + "/" + shape_name(s, t) + "/arch:" + arch;
-      benchmark::RegisterBenchmark(name.c_str(), [s, t, mode](benchmark::State& st) {
-        const auto& w = cached_weights<Format>(s.n, s.k);
-        const std::vector<float> x = random_floats(s.m * s.k, 3);
-        std::vector<float> y(s.m * s.n);
-        qlite::gemm_params p;
-        p.mode = mode;
-        p.threads = t;
-        for (auto _ : st) {
-          qlite::gemm(qlite::matrix_view<const float>(x.data(), s.m, s.k), w, qlite::matrix_view<float>(y.data(), s.m, s.n), p);
-          benchmark::DoNotOptimize(y.data());
-          benchmark::ClobberMemory();
-        }
-        const double flops = 2.0 * static_cast<double>(s.m * s.n * s.k);
-        const double bytes = static_cast<double>(w.bytes());
-        using C = benchmark::Counter;
-        st.counters["flops"] = C(flops, C::kIsIterationInvariantRate);
-        st.counters["weight_bytes"] = C(bytes, C::kIsIterationInvariantRate);
-        if (g_limits.read_bw[t] > 0) st.counters["of_bw"] = C(bytes / g_limits.read_bw[t], C::kIsIterationInvariantRate);
-        const double peak = mode == qlite::gemm_mode::int8_activations ? g_limits.vnni[t]
-                            : mode == qlite::gemm_mode::bf16_activations ? g_limits.bf16[t]
-                                                                          : g_limits.fma[t];
-        if (peak > 0) st.counters["of_peak"] = C(flops / peak, C::kIsIterationInvariantRate);
-      })->UseRealTime()->Unit(benchmark::kMicrosecond);
+      benchmark::RegisterBenchmark(
+          name.c_str(),
+          [s, t, mode](benchmark::State& st) {
+            const auto& w = cached_weights<Format>(s.n, s.k);
+            const std::vector<float> x = random_floats(s.m * s.k, 3);
+            std::vector<float> y(s.m * s.n);
+            qlite::gemm_params p;
+            p.mode = mode;
+            p.threads = t;
+            for (auto _ : st) {
+              qlite::gemm(qlite::matrix_view<const float>(x.data(), s.m, s.k), w,
+                          qlite::matrix_view<float>(y.data(), s.m, s.n), p);
+              benchmark::DoNotOptimize(y.data());
+              benchmark::ClobberMemory();
+            }
+            const double flops = 2.0 * static_cast<double>(s.m * s.n * s.k);
+            const double bytes = static_cast<double>(w.bytes());
+            using C = benchmark::Counter;
+            st.counters["flops"] = C(flops, C::kIsIterationInvariantRate);
+            st.counters["weight_bytes"] = C(bytes, C::kIsIterationInvariantRate);
+            if (g_limits.read_bw[t] > 0)
+              st.counters["of_bw"] = C(bytes / g_limits.read_bw[t], C::kIsIterationInvariantRate);
+            const double peak = mode == qlite::gemm_mode::int8_activations   ? g_limits.vnni[t]
+                                : mode == qlite::gemm_mode::bf16_activations ? g_limits.bf16[t]
+                                                                             : g_limits.fma[t];
+            if (peak > 0) st.counters["of_peak"] = C(flops / peak, C::kIsIterationInvariantRate);
+          })
+          ->UseRealTime()
+          ->Unit(benchmark::kMicrosecond);
     }
 }
 
@@ -243,33 +260,41 @@ void register_onednn(const std::vector<shape>& shapes) {
     const char* name;
     dt src, wei;
   };
-  for (const kind kd : {kind{"u8s8", dt::u8, dt::s8}, kind{"bf16", dt::bf16, dt::bf16}, kind{"f32", dt::f32, dt::f32}})
+  for (const kind kd :
+       {kind{"u8s8", dt::u8, dt::s8}, kind{"bf16", dt::bf16, dt::bf16}, kind{"f32", dt::f32, dt::f32}})
     for (const shape s : shapes)
       for (unsigned t = 1; t <= 2; ++t) {
         const std::string name = std::string("onednn/") + kd.name + "/" + shape_name(s, t);
-        benchmark::RegisterBenchmark(name.c_str(), [s, t, kd](benchmark::State& st) {
-          omp_set_num_threads(static_cast<int>(t));
-          dnnl::engine eng(dnnl::engine::kind::cpu, 0);
-          dnnl::stream strm(eng);
-          const auto M = static_cast<dnnl::memory::dim>(s.m), N = static_cast<dnnl::memory::dim>(s.n),
-                     K = static_cast<dnnl::memory::dim>(s.k);
-          dnnl::memory::desc a_md({M, K}, kd.src, tag::ab), b_any({K, N}, kd.wei, tag::any), c_md({M, N}, dt::f32, tag::ab);
-          dnnl::matmul::primitive_desc pd(dnnl::matmul::desc(a_md, b_any, c_md), eng);
-          // W is N × K row-major = K × N in "ba": reorder once into oneDNN's packed layout.
-          dnnl::memory b_user({{K, N}, kd.wei, tag::ba}, eng), b(pd.weights_desc(), eng);
-          std::memset(b_user.get_data_handle(), 1, b_user.get_desc().get_size());
-          dnnl::reorder(b_user, b).execute(strm, b_user, b);
-          dnnl::memory a(a_md, eng), c(c_md, eng);
-          std::memset(a.get_data_handle(), 1, a_md.get_size());
-          dnnl::matmul mm(pd);
-          for (auto _ : st) {
-            mm.execute(strm, {{DNNL_ARG_SRC, a}, {DNNL_ARG_WEIGHTS, b}, {DNNL_ARG_DST, c}});
-            strm.wait();
-          }
-          using C = benchmark::Counter;
-          st.counters["flops"] = C(2.0 * static_cast<double>(s.m * s.n * s.k), C::kIsIterationInvariantRate);
-          st.counters["weight_bytes"] = C(static_cast<double>(pd.weights_desc().get_size()), C::kIsIterationInvariantRate);
-        })->UseRealTime()->Unit(benchmark::kMicrosecond);
+        benchmark::RegisterBenchmark(
+            name.c_str(),
+            [s, t, kd](benchmark::State& st) {
+              omp_set_num_threads(static_cast<int>(t));
+              dnnl::engine eng(dnnl::engine::kind::cpu, 0);
+              dnnl::stream strm(eng);
+              const auto M = static_cast<dnnl::memory::dim>(s.m), N = static_cast<dnnl::memory::dim>(s.n),
+                         K = static_cast<dnnl::memory::dim>(s.k);
+              dnnl::memory::desc a_md({M, K}, kd.src, tag::ab), b_any({K, N}, kd.wei, tag::any),
+                  c_md({M, N}, dt::f32, tag::ab);
+              dnnl::matmul::primitive_desc pd(dnnl::matmul::desc(a_md, b_any, c_md), eng);
+              // W is N × K row-major = K × N in "ba": reorder once into oneDNN's packed layout.
+              dnnl::memory b_user({{K, N}, kd.wei, tag::ba}, eng), b(pd.weights_desc(), eng);
+              std::memset(b_user.get_data_handle(), 1, b_user.get_desc().get_size());
+              dnnl::reorder(b_user, b).execute(strm, b_user, b);
+              dnnl::memory a(a_md, eng), c(c_md, eng);
+              std::memset(a.get_data_handle(), 1, a_md.get_size());
+              dnnl::matmul mm(pd);
+              for (auto _ : st) {
+                mm.execute(strm, {{DNNL_ARG_SRC, a}, {DNNL_ARG_WEIGHTS, b}, {DNNL_ARG_DST, c}});
+                strm.wait();
+              }
+              using C = benchmark::Counter;
+              st.counters["flops"] =
+                  C(2.0 * static_cast<double>(s.m * s.n * s.k), C::kIsIterationInvariantRate);
+              st.counters["weight_bytes"] =
+                  C(static_cast<double>(pd.weights_desc().get_size()), C::kIsIterationInvariantRate);
+            })
+            ->UseRealTime()
+            ->Unit(benchmark::kMicrosecond);
       }
 }
 #endif
@@ -279,19 +304,26 @@ void register_openblas(const std::vector<shape>& shapes) {
   for (const shape s : shapes)
     for (unsigned t = 1; t <= 2; ++t) {
       const std::string name = "openblas/sgemm/" + shape_name(s, t);
-      benchmark::RegisterBenchmark(name.c_str(), [s, t](benchmark::State& st) {
-        openblas_set_num_threads(static_cast<int>(t));
-        const std::vector<float> x = random_floats(s.m * s.k, 3), w = random_floats(s.n * s.k, 4);
-        std::vector<float> y(s.m * s.n);
-        const auto M = static_cast<int>(s.m), N = static_cast<int>(s.n), K = static_cast<int>(s.k);
-        for (auto _ : st) {
-          cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, M, N, K, 1.0f, x.data(), K, w.data(), K, 0.0f, y.data(), N);
-          benchmark::DoNotOptimize(y.data());
-        }
-        using C = benchmark::Counter;
-        st.counters["flops"] = C(2.0 * static_cast<double>(s.m * s.n * s.k), C::kIsIterationInvariantRate);
-        st.counters["weight_bytes"] = C(4.0 * static_cast<double>(s.n * s.k), C::kIsIterationInvariantRate);
-      })->UseRealTime()->Unit(benchmark::kMicrosecond);
+      benchmark::RegisterBenchmark(
+          name.c_str(),
+          [s, t](benchmark::State& st) {
+            openblas_set_num_threads(static_cast<int>(t));
+            const std::vector<float> x = random_floats(s.m * s.k, 3), w = random_floats(s.n * s.k, 4);
+            std::vector<float> y(s.m * s.n);
+            const auto M = static_cast<int>(s.m), N = static_cast<int>(s.n), K = static_cast<int>(s.k);
+            for (auto _ : st) {
+              cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, M, N, K, 1.0f, x.data(), K, w.data(), K,
+                          0.0f, y.data(), N);
+              benchmark::DoNotOptimize(y.data());
+            }
+            using C = benchmark::Counter;
+            st.counters["flops"] =
+                C(2.0 * static_cast<double>(s.m * s.n * s.k), C::kIsIterationInvariantRate);
+            st.counters["weight_bytes"] =
+                C(4.0 * static_cast<double>(s.n * s.k), C::kIsIterationInvariantRate);
+          })
+          ->UseRealTime()
+          ->Unit(benchmark::kMicrosecond);
     }
 }
 #endif
@@ -317,9 +349,12 @@ class ratio_reporter : public benchmark::ConsoleReporter {
       const std::size_t p1 = name.find('/', 5), p2 = name.find('/', p1 + 1), pa = name.rfind("/arch:");
       const std::string mode = name.substr(p1 + 1, p2 - p1 - 1), shp = name.substr(p2 + 1, pa - p2 - 1);
       std::vector<std::string> peers;
-      if (mode == "w8a8" || mode == "w4a8") peers = {"onednn/u8s8/"};
-      else if (mode == "w16a16") peers = {"onednn/bf16/"};
-      else peers = {"onednn/f32/", "openblas/sgemm/"};
+      if (mode == "w8a8" || mode == "w4a8")
+        peers = {"onednn/u8s8/"};
+      else if (mode == "w16a16")
+        peers = {"onednn/bf16/"};
+      else
+        peers = {"onednn/f32/", "openblas/sgemm/"};
       for (const std::string& peer : peers)
         if (auto it = times_.find(peer + shp); it != times_.end())
           std::printf("  %-60s vs %-16s %6.2f\n", name.c_str(), peer.c_str(), t / it->second);
@@ -336,12 +371,13 @@ int main(int argc, char** argv) {
   benchmark::Initialize(&argc, argv);
   if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
   measure_limits();
-  std::printf("limits (start-up probe, best of 3): read %.1f / %.1f GB/s, vpdpbusd %.0f / %.0f GOP/s, "
-              "FMA %.0f / %.0f GFLOP/s, vdpbf16ps %.0f / %.0f GFLOP/s (1 / 2 threads). The machine is shared.\n",
-              g_limits.read_bw[1] / 1e9, g_limits.read_bw[2] / 1e9, g_limits.vnni[1] / 1e9, g_limits.vnni[2] / 1e9,
-              g_limits.fma[1] / 1e9, g_limits.fma[2] / 1e9, g_limits.bf16[1] / 1e9, g_limits.bf16[2] / 1e9);
+  std::printf(
+      "limits (start-up probe, best of 3): read %.1f / %.1f GB/s, vpdpbusd %.0f / %.0f GOP/s, "
+      "FMA %.0f / %.0f GFLOP/s, vdpbf16ps %.0f / %.0f GFLOP/s (1 / 2 threads). The machine is shared.\n",
+      g_limits.read_bw[1] / 1e9, g_limits.read_bw[2] / 1e9, g_limits.vnni[1] / 1e9, g_limits.vnni[2] / 1e9,
+      g_limits.fma[1] / 1e9, g_limits.fma[2] / 1e9, g_limits.bf16[1] / 1e9, g_limits.bf16[2] / 1e9);
   register_roofline();
-  const std::vector<shape> shapes = {{1, 4096, 4096}, {8, 4096, 4096}, {128, 4096, 4096},
+  const std::vector<shape> shapes = {{1, 4096, 4096},   {8, 4096, 4096},  {128, 4096, 4096},
                                      {512, 4096, 4096}, {1, 11008, 4096}, {512, 11008, 4096}};
   using namespace qlite;
   using G = gemm_mode;

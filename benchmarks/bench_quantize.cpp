@@ -54,8 +54,8 @@ double copy_bandwidth() {
 void set_counters(benchmark::State& state) {
   const double bytes = static_cast<double>(N * K * sizeof(float));
   state.SetBytesProcessed(static_cast<std::int64_t>(state.iterations()) * static_cast<std::int64_t>(bytes));
-  state.counters["of_copy"] =
-      benchmark::Counter(static_cast<double>(state.iterations()) * bytes / copy_bandwidth(), benchmark::Counter::kIsRate);
+  state.counters["of_copy"] = benchmark::Counter(
+      static_cast<double>(state.iterations()) * bytes / copy_bandwidth(), benchmark::Counter::kIsRate);
 }
 
 void bm_copy(benchmark::State& state) {
@@ -96,8 +96,12 @@ template <class Q>
 void register_scheme(const std::string& name) {
   for (qlite::arch_id a : qlite::available_archs()) {
     const std::string suffix = "/" + name + "/N:4096/K:4096/arch:" + std::string(qlite::to_string(a));
-    benchmark::RegisterBenchmark(("quantize" + suffix).c_str(), bm_quantize<Q>, a)->Unit(benchmark::kMillisecond)->UseRealTime();
-    benchmark::RegisterBenchmark(("dequantize" + suffix).c_str(), bm_dequantize<Q>, a)->Unit(benchmark::kMillisecond)->UseRealTime();
+    benchmark::RegisterBenchmark(("quantize" + suffix).c_str(), bm_quantize<Q>, a)
+        ->Unit(benchmark::kMillisecond)
+        ->UseRealTime();
+    benchmark::RegisterBenchmark(("dequantize" + suffix).c_str(), bm_dequantize<Q>, a)
+        ->Unit(benchmark::kMillisecond)
+        ->UseRealTime();
   }
 }
 
@@ -105,7 +109,9 @@ void register_scheme(const std::string& name) {
 
 int main(int argc, char** argv) {
   using namespace qlite;
-  benchmark::RegisterBenchmark("copy/memcpy/N:4096/K:4096", bm_copy)->Unit(benchmark::kMillisecond)->UseRealTime();
+  benchmark::RegisterBenchmark("copy/memcpy/N:4096/K:4096", bm_copy)
+      ->Unit(benchmark::kMillisecond)
+      ->UseRealTime();
   register_scheme<quantizer<symmetric, per_channel, 8>>("int8_sym_per_channel");
   register_scheme<quantizer<symmetric_narrow, per_tensor, 8>>("int8_sym_narrow_per_tensor");
   register_scheme<quantizer<symmetric, per_group<32>, 4>>("int4_sym_g32");

@@ -116,13 +116,16 @@ int main(int argc, char** argv) {
   }
   static const corpus c = load_corpus(dir);
   static std::vector<std::pair<std::string, std::unique_ptr<qlite::tokenizer>>> toks;
-  toks.emplace_back("gpt2", std::make_unique<qlite::tokenizer>(qlite::load_tiktoken(dir + "/vocab/r50k_base.tiktoken", "gpt2")));
-  toks.emplace_back("cl100k_base",
-                    std::make_unique<qlite::tokenizer>(qlite::load_tiktoken(dir + "/vocab/cl100k_base.tiktoken", "cl100k_base")));
-  toks.emplace_back("o200k_base",
-                    std::make_unique<qlite::tokenizer>(qlite::load_tiktoken(dir + "/vocab/o200k_base.tiktoken", "o200k_base")));
-  toks.emplace_back("llama3", std::make_unique<qlite::tokenizer>(qlite::load_tokenizer_json(dir + "/vocab/llama3/tokenizer.json")));
-  toks.emplace_back("qwen3", std::make_unique<qlite::tokenizer>(qlite::load_tokenizer_json(dir + "/vocab/qwen3/tokenizer.json")));
+  toks.emplace_back("gpt2", std::make_unique<qlite::tokenizer>(
+                                qlite::load_tiktoken(dir + "/vocab/r50k_base.tiktoken", "gpt2")));
+  toks.emplace_back("cl100k_base", std::make_unique<qlite::tokenizer>(qlite::load_tiktoken(
+                                       dir + "/vocab/cl100k_base.tiktoken", "cl100k_base")));
+  toks.emplace_back("o200k_base", std::make_unique<qlite::tokenizer>(qlite::load_tiktoken(
+                                      dir + "/vocab/o200k_base.tiktoken", "o200k_base")));
+  toks.emplace_back("llama3", std::make_unique<qlite::tokenizer>(
+                                  qlite::load_tokenizer_json(dir + "/vocab/llama3/tokenizer.json")));
+  toks.emplace_back("qwen3", std::make_unique<qlite::tokenizer>(
+                                 qlite::load_tokenizer_json(dir + "/vocab/qwen3/tokenizer.json")));
   for (const auto& [name, tok] : toks) {
     const qlite::tokenizer* t = tok.get();
     benchmark::RegisterBenchmark(("encode/" + name + "/natural").c_str(), encode_bench, t, &c.natural)

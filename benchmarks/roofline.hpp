@@ -25,7 +25,9 @@ __attribute__((target("avx2"))) inline std::uint64_t read_sum(const std::uint8_t
   for (auto& a : acc) a = _mm256_setzero_si256();
   for (std::size_t i = 0; i + 256 <= bytes; i += 256)
     for (int j = 0; j < 8; ++j)
-      acc[j] = _mm256_add_epi64(acc[j], _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p + i + 32 * static_cast<std::size_t>(j))));
+      acc[j] = _mm256_add_epi64(
+          acc[j],
+          _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p + i + 32 * static_cast<std::size_t>(j))));
   for (int j = 1; j < 8; ++j) acc[0] = _mm256_add_epi64(acc[0], acc[j]);
   alignas(32) std::uint64_t out[4];
   _mm256_store_si256(reinterpret_cast<__m256i*>(out), acc[0]);

@@ -11,7 +11,7 @@
 # standard containers), so no wide-ISA copy of a shared inline function can leak to the
 # linker (ODR).
 include_guard(GLOBAL)
-set(_QLITE_DISPATCH_DIR "${CMAKE_CURRENT_LIST_DIR}/dispatch")
+
 
 function(qlite_enable_runtime_dispatch target)
   if(CMAKE_SYSTEM_PROCESSOR MATCHES "^(x86_64|AMD64|amd64)$")
@@ -36,7 +36,7 @@ function(qlite_enable_runtime_dispatch target)
   foreach(_arch IN LISTS _archs)
     set(QLITE_ARCH_NAME "${_arch}")
     set(QLITE_ARCH_TAG "${_tag_${_arch}}")
-    configure_file("${_QLITE_DISPATCH_DIR}/qlite_arch.cpp.in" "${_out}/qlite_${_arch}.cpp" @ONLY)
+    configure_file("${CMAKE_CURRENT_FUNCTION_LIST_DIR}/dispatch/qlite_arch.cpp.in" "${_out}/qlite_${_arch}.cpp" @ONLY)
     target_sources(${target} PRIVATE "${_out}/qlite_${_arch}.cpp")
     if(_flags_${_arch})
       set_source_files_properties("${_out}/qlite_${_arch}.cpp" TARGET_DIRECTORY ${target}

@@ -51,7 +51,8 @@ double time_ms(F&& f) {
   for (int i = 0; i < 3; ++i) {
     const auto t0 = std::chrono::steady_clock::now();
     f();
-    best = std::min(best, std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count());
+    best = std::min(best,
+                    std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count());
   }
   return best;
 }
@@ -93,9 +94,10 @@ int main(int argc, char** argv) {
   try {
     using namespace qlite;
     const std::vector<float> w = builtin_weights();
-    fmt::print("qlite {}.{}.{} — built-in {}×{} LLM-like weights (16 outlier channels), arch {}, {} thread(s)\n\n",
-               QLITE_VERSION_MAJOR, QLITE_VERSION_MINOR, QLITE_VERSION_PATCH, rows, cols,
-               to_string(active_arch()), threads);
+    fmt::print(
+        "qlite {}.{}.{} — built-in {}×{} LLM-like weights (16 outlier channels), arch {}, {} thread(s)\n\n",
+        QLITE_VERSION_MAJOR, QLITE_VERSION_MINOR, QLITE_VERSION_PATCH, rows, cols, to_string(active_arch()),
+        threads);
     std::vector<row> table;
     table.push_back({"fp32", 32.0, w.size() * sizeof(float), INFINITY, 0.0});
     table.push_back(measure_half<bf16>("bf16", w));
@@ -106,7 +108,8 @@ int main(int argc, char** argv) {
     table.push_back(measure<quantizer<symmetric, per_channel, 4>>("int4 sym per-channel", w, threads));
     table.push_back(measure<quantizer<symmetric, per_group<128>, 4>>("int4 sym g128", w, threads));
     table.push_back(measure<quantizer<symmetric, per_group<32>, 4>>("int4 sym g32", w, threads));
-    table.push_back(measure<quantizer<symmetric_narrow, per_group<32>, 4>>("int4 sym-narrow g32", w, threads));
+    table.push_back(
+        measure<quantizer<symmetric_narrow, per_group<32>, 4>>("int4 sym-narrow g32", w, threads));
     table.push_back(measure<quantizer<asymmetric, per_group<32>, 4>>("int4 asym g32", w, threads));
     table.push_back(measure<quantizer<asymmetric, per_group<32>, 3>>("int3 asym g32", w, threads));
     table.push_back(measure<quantizer<asymmetric, per_group<32>, 2>>("int2 asym g32", w, threads));
@@ -119,7 +122,9 @@ int main(int argc, char** argv) {
       fmt::print("{:<22} {:>9.3f} {:>8.2f} MB {:>9} {:>12}\n", r.name, r.bits_per_weight,
                  static_cast<double>(r.bytes) / 1e6, db, ms);
     }
-    fmt::print("\nSQNR = 10·log10(Σw² / Σ(w − ŵ)²) against the fp32 weights; size includes scales and zero points.\n");
+    fmt::print(
+        "\nSQNR = 10·log10(Σw² / Σ(w − ŵ)²) against the fp32 weights; size includes scales and zero "
+        "points.\n");
   } catch (const qlite::error& e) {
     fmt::print(stderr, "{}\n", e.what());
     return 1;

@@ -84,16 +84,26 @@ int run(int argc, char** argv) {
       if (i + 1 >= argc) throw qlite::error(qlite::errc::invalid_argument, a + " needs a value");
       return argv[++i];
     };
-    if (a == "--encoding") encoding = value();
-    else if (a == "--vocab") vocab = value();
-    else if (a == "--tokenizer-json") tokenizer_json = value();
-    else if (a == "--ids-out") ids_out = value();
-    else if (a == "--count") count = true;
-    else if (a == "--decode") decode = true;
-    else if (a == "--bench") bench = true;
-    else if (a == "--allow-special") allow_special = true;
-    else if (a == "--ordinary") ordinary = true;
-    else if (a == "--threads") threads = static_cast<unsigned>(std::stoul(value()));
+    if (a == "--encoding")
+      encoding = value();
+    else if (a == "--vocab")
+      vocab = value();
+    else if (a == "--tokenizer-json")
+      tokenizer_json = value();
+    else if (a == "--ids-out")
+      ids_out = value();
+    else if (a == "--count")
+      count = true;
+    else if (a == "--decode")
+      decode = true;
+    else if (a == "--bench")
+      bench = true;
+    else if (a == "--allow-special")
+      allow_special = true;
+    else if (a == "--ordinary")
+      ordinary = true;
+    else if (a == "--threads")
+      threads = static_cast<unsigned>(std::stoul(value()));
     else if (a == "-h" || a == "--help") {
       std::fputs(usage, stdout);
       return 0;
@@ -123,7 +133,8 @@ int run(int argc, char** argv) {
     std::vector<std::uint32_t> ids(data.size() / 4);
     for (std::size_t k = 0; k < ids.size(); ++k) {
       const auto* b = reinterpret_cast<const unsigned char*>(data.data() + 4 * k);
-      ids[k] = std::uint32_t{b[0]} | (std::uint32_t{b[1]} << 8) | (std::uint32_t{b[2]} << 16) | (std::uint32_t{b[3]} << 24);
+      ids[k] = std::uint32_t{b[0]} | (std::uint32_t{b[1]} << 8) | (std::uint32_t{b[2]} << 16) |
+               (std::uint32_t{b[3]} << 24);
     }
     const std::string out = tok->decode(ids);
     std::fwrite(out.data(), 1, out.size(), stdout);
@@ -166,7 +177,8 @@ int run(int argc, char** argv) {
   if (ids_out) {
     std::string raw(ids.size() * 4, '\0');
     for (std::size_t k = 0; k < ids.size(); ++k)
-      for (int b = 0; b < 4; ++b) raw[4 * k + static_cast<std::size_t>(b)] = static_cast<char>((ids[k] >> (8 * b)) & 0xFF);
+      for (int b = 0; b < 4; ++b)
+        raw[4 * k + static_cast<std::size_t>(b)] = static_cast<char>((ids[k] >> (8 * b)) & 0xFF);
     write_file(*ids_out, raw);
   }
   if (count) {

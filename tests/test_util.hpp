@@ -17,7 +17,8 @@ namespace qlite::test {
 inline std::string shared_data(const std::string& relative) {
   const std::filesystem::path p = std::filesystem::path(QLITE_SHARED_DATA) / relative;
   if (!std::filesystem::exists(p)) {
-    std::fprintf(stderr, "SKIPPED: %s is missing (the shared data sits in ../shared/data beside the checkout)\n",
+    std::fprintf(stderr,
+                 "SKIPPED: %s is missing (the shared data sits in ../shared/data beside the checkout)\n",
                  p.string().c_str());
     std::fflush(stderr);
     std::exit(77);

@@ -28,9 +28,9 @@
 #if defined(QLITE_NO_ASSERT)
 #define QLITE_ASSERT(cond) ((void)0)
 #else
-#define QLITE_ASSERT(cond)                                                                   \
-  ((cond) ? (void)0                                                                          \
-          : (std::fprintf(stderr, "qlite: internal assertion failed: %s (%s:%d)\n", #cond, \
-                          __FILE__, __LINE__),                                               \
-             std::abort()))
+#define QLITE_ASSERT(cond)                                                                                   \
+  ((cond)                                                                                                    \
+       ? (void)0                                                                                             \
+       : (std::fprintf(stderr, "qlite: internal assertion failed: %s (%s:%d)\n", #cond, __FILE__, __LINE__), \
+          std::abort()))
 #endif

@@ -14,7 +14,8 @@ TEST_SUITE("core") {
 
   TEST_CASE("dispatch passes the tag of the requested arch") {
     for (auto a : qlite::available_archs()) {
-      const std::string name = qlite::dispatch([](auto tag) { return std::string(decltype(tag)::name()); }, a);
+      const std::string name =
+          qlite::dispatch([](auto tag) { return std::string(decltype(tag)::name()); }, a);
       if (a == qlite::arch_id::scalar) CHECK(name == "scalar");
       if (a == qlite::arch_id::avx512vnni) CHECK(name == "avx512vnni");
       if (a == qlite::arch_id::avx512bw) CHECK(name == "avx512bw");

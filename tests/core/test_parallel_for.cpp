@@ -12,23 +12,35 @@ TEST_SUITE("core") {
     for (unsigned threads = 1; threads <= 5; ++threads) {
       for (std::size_t n : {0UL, 1UL, 2UL, 7UL, 1000UL}) {
         std::vector<int> hits(n, 0);
-        qlite::parallel_for(n, [&](std::size_t b, std::size_t e) {
-          for (std::size_t i = b; i < e; ++i) ++hits[i];
-        }, threads);
+        qlite::parallel_for(
+            n,
+            [&](std::size_t b, std::size_t e) {
+              for (std::size_t i = b; i < e; ++i) ++hits[i];
+            },
+            threads);
         CHECK(std::all_of(hits.begin(), hits.end(), [](int h) { return h == 1; }));
       }
     }
   }
 
   TEST_CASE("parallel_for rethrows and nested calls run serially") {
-    CHECK_THROWS_AS(qlite::parallel_for(8, [](std::size_t b, std::size_t) {
-      if (b > 0) throw std::runtime_error("boom");
-    }, 4), std::runtime_error);
+    CHECK_THROWS_AS(qlite::parallel_for(
+                        8,
+                        [](std::size_t b, std::size_t) {
+                          if (b > 0) throw std::runtime_error("boom");
+                        },
+                        4),
+                    std::runtime_error);
     std::atomic<int> total{0};
-    qlite::parallel_for(4, [&](std::size_t b, std::size_t e) {
-      qlite::parallel_for(10, [&](std::size_t bb, std::size_t ee) { total += int(ee - bb); }, 3);
-      (void)b; (void)e;
-    }, 2);
+    qlite::parallel_for(
+        4,
+        [&](std::size_t b, std::size_t e) {
+          qlite::parallel_for(
+              10, [&](std::size_t bb, std::size_t ee) { total += int(ee - bb); }, 3);
+          (void)b;
+          (void)e;
+        },
+        2);
     CHECK(total == 20);
   }
 

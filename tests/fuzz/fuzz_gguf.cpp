@@ -8,7 +8,8 @@
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   try {
-    const qlite::gguf_file g(std::span<const std::byte>(reinterpret_cast<const std::byte*>(data), size), "fuzz.gguf");
+    const qlite::gguf_file g(std::span<const std::byte>(reinterpret_cast<const std::byte*>(data), size),
+                             "fuzz.gguf");
     for (const auto& t : g.tensors()) {
       const auto bytes = g.tensor_data(t);
       volatile std::byte sink{};

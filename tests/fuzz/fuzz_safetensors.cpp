@@ -6,8 +6,8 @@
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   try {
-    const qlite::safetensors_file s(std::span<const std::byte>(reinterpret_cast<const std::byte*>(data), size),
-                                    "fuzz.safetensors");
+    const qlite::safetensors_file s(
+        std::span<const std::byte>(reinterpret_cast<const std::byte*>(data), size), "fuzz.safetensors");
     for (const auto& t : s.tensors()) {
       volatile std::byte sink{};
       if (!t.data.empty()) sink = t.data[t.data.size() - 1];

@@ -17,7 +17,8 @@
 
 namespace qlite::test {
 
-inline std::vector<float> random_floats(std::size_t n, std::uint32_t seed, float lo = -1.0f, float hi = 1.0f) {
+inline std::vector<float> random_floats(std::size_t n, std::uint32_t seed, float lo = -1.0f,
+                                        float hi = 1.0f) {
   std::mt19937 rng(seed);
   std::uniform_real_distribution<float> d(lo, hi);
   std::vector<float> v(n);
@@ -26,8 +27,8 @@ inline std::vector<float> random_floats(std::size_t n, std::uint32_t seed, float
 }
 
 /// A quantized_tensor with random codes and scales (every code of the grid occurs).
-inline quantized_tensor random_tensor(std::size_t n, std::size_t k, int bits, scheme_id scheme, std::size_t group,
-                                      std::uint32_t seed) {
+inline quantized_tensor random_tensor(std::size_t n, std::size_t k, int bits, scheme_id scheme,
+                                      std::size_t group, std::uint32_t seed) {
   std::mt19937 rng(seed);
   quantized_tensor t;
   t.rows = n;
@@ -76,7 +77,8 @@ inline std::vector<block_q4_0> random_q4_0(std::size_t n, std::size_t k, std::ui
 }
 
 /// Activations with the awkward rows a layer meets: a zero row, a row with one outlier.
-inline std::vector<float> random_activations(std::size_t m, std::size_t k, std::size_t ld, std::uint32_t seed) {
+inline std::vector<float> random_activations(std::size_t m, std::size_t k, std::size_t ld,
+                                             std::uint32_t seed) {
   std::vector<float> x = random_floats(m * ld, seed, -2.0f, 2.0f);
   if (m > 2)
     for (std::size_t c = 0; c < k; ++c) x[2 * ld + c] = 0.0f;

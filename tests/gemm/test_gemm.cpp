@@ -37,10 +37,11 @@ void check_exact(const packed_weights<Format>& w, gemm_mode mode, std::uint32_t 
     gemm(matrix_view<const float>(x.data(), m, k, ldx), w, matrix_view<float>(y.data(), m, n, ldy), p);
     ref::gemm(matrix_view<const float>(x.data(), m, k, ldx), w, matrix_view<float>(yr.data(), m, n, ldy), p);
     const long d = test::first_difference(y, yr);
-    INFO("format ", Format::name(), " mode ", std::string(to_string(mode)), " M ", m, " N ", n, " K ", k, " threads ",
-         p.threads);
-    if (d >= 0) INFO("first difference at y[", d / static_cast<long>(ldy), "][", d % static_cast<long>(ldy), "]: ",
-                     y[static_cast<std::size_t>(d)], " vs ref ", yr[static_cast<std::size_t>(d)]);
+    INFO("format ", Format::name(), " mode ", std::string(to_string(mode)), " M ", m, " N ", n, " K ", k,
+         " threads ", p.threads);
+    if (d >= 0)
+      INFO("first difference at y[", d / static_cast<long>(ldy), "][", d % static_cast<long>(ldy),
+           "]: ", y[static_cast<std::size_t>(d)], " vs ref ", yr[static_cast<std::size_t>(d)]);
     CHECK(d == -1);
   }
 }
@@ -63,7 +64,8 @@ TEST_SUITE("gemm") {
     test::for_each_arch([](arch_id) {
       std::uint32_t seed = 1;
       for (const shape s : {shape{1, 4}, shape{33, 37}, shape{70, 130}}) {
-        auto w = prepack<int8_per_channel_format>(test::random_tensor(s.n, s.k, 8, scheme_id::symmetric, 0, ++seed));
+        auto w = prepack<int8_per_channel_format>(
+            test::random_tensor(s.n, s.k, 8, scheme_id::symmetric, 0, ++seed));
         check_exact(w, gemm_mode::weight_only, seed);
         check_exact(w, gemm_mode::int8_activations, seed);
       }
@@ -85,10 +87,12 @@ TEST_SUITE("gemm") {
     test::for_each_arch([](arch_id) {
       std::uint32_t seed = 300;
       for (const shape s : {shape{1, 32}, shape{35, 96}, shape{64, 160}}) {
-        auto w8 = prepack<q8_0_format>(std::span<const block_q8_0>(test::random_q8_0(s.n, s.k, ++seed)), s.n, s.k);
+        auto w8 =
+            prepack<q8_0_format>(std::span<const block_q8_0>(test::random_q8_0(s.n, s.k, ++seed)), s.n, s.k);
         check_exact(w8, gemm_mode::weight_only, seed);
         check_exact(w8, gemm_mode::int8_activations, seed);
-        auto w4 = prepack<q4_0_format>(std::span<const block_q4_0>(test::random_q4_0(s.n, s.k, ++seed)), s.n, s.k);
+        auto w4 =
+            prepack<q4_0_format>(std::span<const block_q4_0>(test::random_q4_0(s.n, s.k, ++seed)), s.n, s.k);
         check_exact(w4, gemm_mode::weight_only, seed);
         check_exact(w4, gemm_mode::int8_activations, seed);
       }
@@ -125,7 +129,8 @@ TEST_SUITE("gemm") {
         for (std::size_t i = 0; i < m; ++i)
           for (std::size_t j = 0; j < n; ++j) {
             double mag = 0;  // Σ|x·w|: any fp32 summation order of exact products errs by ≤ K·2^-24·mag
-            for (std::size_t c = 0; c < k; ++c) mag += std::fabs(static_cast<double>(x[i * k + c]) * wf[j * k + c]);
+            for (std::size_t c = 0; c < k; ++c)
+              mag += std::fabs(static_cast<double>(x[i * k + c]) * wf[j * k + c]);
             const double bound = hw ? 2.0 * static_cast<double>(k) * std::ldexp(mag, -24) + 1e-30 : 0.0;
             INFO("m ", i, " n ", j, " y ", y[i * n + j], " ref ", yr[i * n + j]);
             CHECK(std::fabs(static_cast<double>(y[i * n + j]) - yr[i * n + j]) <= bound);
@@ -159,7 +164,8 @@ TEST_SUITE("gemm") {
   TEST_CASE("results are bitwise identical for 1, 2 and 3 threads") {
     test::for_each_arch([](arch_id) {
       const std::size_t n = 250, k = 128, m = 5;
-      auto w = prepack<int4_per_group_format<32, asymmetric>>(test::random_tensor(n, k, 4, scheme_id::asymmetric, 32, 3));
+      auto w = prepack<int4_per_group_format<32, asymmetric>>(
+          test::random_tensor(n, k, 4, scheme_id::asymmetric, 32, 3));
       const std::vector<float> x = test::random_floats(m * k, 4);
       for (gemm_mode mode : {gemm_mode::weight_only, gemm_mode::int8_activations}) {
         std::vector<float> y1(m * n), y2(m * n), y3(m * n);
@@ -188,8 +194,10 @@ TEST_SUITE("gemm") {
         const std::span<const float> row(wf.data() + r * k, k);
         ref::quantize_row(row, std::span<block_q8_0>(b8.data() + r * k / 32, k / 32));
         ref::quantize_row(row, std::span<block_q4_0>(b4.data() + r * k / 32, k / 32));
-        ref::dequantize_row(std::span<const block_q8_0>(b8.data() + r * k / 32, k / 32), std::span<float>(d8.data() + r * k, k));
-        ref::dequantize_row(std::span<const block_q4_0>(b4.data() + r * k / 32, k / 32), std::span<float>(d4.data() + r * k, k));
+        ref::dequantize_row(std::span<const block_q8_0>(b8.data() + r * k / 32, k / 32),
+                            std::span<float>(d8.data() + r * k, k));
+        ref::dequantize_row(std::span<const block_q4_0>(b4.data() + r * k / 32, k / 32),
+                            std::span<float>(d4.data() + r * k, k));
       }
       std::vector<float> eye(k * k, 0.0f);
       for (std::size_t i = 0; i < k; ++i) eye[i * k + i] = 1.0f;
@@ -257,28 +265,37 @@ TEST_SUITE("gemm") {
            errc::invalid_argument, "expected K = 64");
     expect([&] { gemm(matrix_view<const float>(x.data(), 2, k), w, matrix_view<float>(y.data(), 1, n)); },
            errc::invalid_argument, "expected M × N");
-    expect([&] {
-      gemm_params p;
-      p.bias = bias;
-      gemm(matrix_view<const float>(x.data(), 2, k), w, matrix_view<float>(y.data(), 2, n), p);
-    }, errc::invalid_argument, "bias has 17 values");
-    expect([&] {
-      gemm_params p;
-      p.mode = gemm_mode::int8_activations;
-      gemm(matrix_view<const float>(x.data(), 2, k), f, matrix_view<float>(y.data(), 2, n), p);
-    }, errc::unsupported, "int8_activations");
-    expect([&] {
-      gemm_params p;
-      p.mode = gemm_mode::bf16_activations;
-      gemm(matrix_view<const float>(x.data(), 2, k), w, matrix_view<float>(y.data(), 2, n), p);
-    }, errc::unsupported, "bf16");
-    expect([&] {  // one int8 group longer than the int32 accumulator allows
-      const std::size_t big = 65540;
-      auto w8 = prepack<int8_per_channel_format>(test::random_tensor(1, big, 8, scheme_id::symmetric, 0, 3));
-      std::vector<float> xb(big), yb(1);
-      gemm_params p;
-      p.mode = gemm_mode::int8_activations;
-      gemm(matrix_view<const float>(xb.data(), 1, big), w8, matrix_view<float>(yb.data(), 1, 1), p);
-    }, errc::unsupported, "overflow the int32 accumulators");
+    expect(
+        [&] {
+          gemm_params p;
+          p.bias = bias;
+          gemm(matrix_view<const float>(x.data(), 2, k), w, matrix_view<float>(y.data(), 2, n), p);
+        },
+        errc::invalid_argument, "bias has 17 values");
+    expect(
+        [&] {
+          gemm_params p;
+          p.mode = gemm_mode::int8_activations;
+          gemm(matrix_view<const float>(x.data(), 2, k), f, matrix_view<float>(y.data(), 2, n), p);
+        },
+        errc::unsupported, "int8_activations");
+    expect(
+        [&] {
+          gemm_params p;
+          p.mode = gemm_mode::bf16_activations;
+          gemm(matrix_view<const float>(x.data(), 2, k), w, matrix_view<float>(y.data(), 2, n), p);
+        },
+        errc::unsupported, "bf16");
+    expect(
+        [&] {  // one int8 group longer than the int32 accumulator allows
+          const std::size_t big = 65540;
+          auto w8 =
+              prepack<int8_per_channel_format>(test::random_tensor(1, big, 8, scheme_id::symmetric, 0, 3));
+          std::vector<float> xb(big), yb(1);
+          gemm_params p;
+          p.mode = gemm_mode::int8_activations;
+          gemm(matrix_view<const float>(xb.data(), 1, big), w8, matrix_view<float>(yb.data(), 1, 1), p);
+        },
+        errc::unsupported, "overflow the int32 accumulators");
   }
 }

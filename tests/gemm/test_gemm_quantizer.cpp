@@ -24,7 +24,8 @@ TEST_SUITE("gemm") {
     std::vector<float> y4(m * n), y8(m * n), yf(m * n);
     gemm(matrix_view<const float>(x.data(), m, k), w4, matrix_view<float>(y4.data(), m, n));
     gemm(matrix_view<const float>(x.data(), m, k), w8, matrix_view<float>(y8.data(), m, n));
-    gemm(matrix_view<const float>(x.data(), m, k), prepack<fp32_format>(W), matrix_view<float>(yf.data(), m, n));
+    gemm(matrix_view<const float>(x.data(), m, k), prepack<fp32_format>(W),
+         matrix_view<float>(yf.data(), m, n));
     for (std::size_t i = 0; i < m * n; ++i) {
       double d4 = 0, d8 = 0;  // the dequantized products, in double
       for (std::size_t c = 0; c < k; ++c) {
@@ -36,5 +37,4 @@ TEST_SUITE("gemm") {
       CHECK(std::fabs(y8[i] - yf[i]) <= 0.05);  // 8-bit weights are close to fp32
     }
   }
-
 }

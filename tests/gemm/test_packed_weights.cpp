@@ -38,7 +38,8 @@ TEST_SUITE("gemm") {
     auto i8 = prepack<int8_per_channel_format>(test::random_tensor(17, 37, 8, scheme_id::symmetric, 0, 3));
     CHECK(i8.storage().k_padded == 40);  // padded to whole 4-k chunks
     CHECK(i8.bytes() == 2 * 16 * 40 + 2 * 16 * 4);
-    auto a4 = prepack<int4_per_group_format<64, asymmetric>>(test::random_tensor(16, 128, 4, scheme_id::asymmetric, 64, 4));
+    auto a4 = prepack<int4_per_group_format<64, asymmetric>>(
+        test::random_tensor(16, 128, 4, scheme_id::asymmetric, 64, 4));
     CHECK(a4.bytes() == 16 * 128 / 2 + 2 * 16 * 4 + 2 * 16);  // nibbles + fp32 scales + zero points
     const std::vector<float> wf = test::random_floats(5 * 3, 5);
     auto bf = prepack<bf16_format>(matrix_view<const float>(wf.data(), 5, 3));
@@ -63,29 +64,54 @@ TEST_SUITE("gemm") {
   }
 
   TEST_CASE("prepack: shapes and tensors that do not fit are clear errors") {
-    expect_error([] { (void)prepack<int4_per_group_format<64>>(test::random_tensor(4, 96, 4, scheme_id::symmetric, 64, 1)); },
-                 "K = 96 is not a multiple of G = 64");
-    expect_error([] { (void)prepack<int4_per_group_format<32>>(test::random_tensor(4, 64, 4, scheme_id::symmetric, 64, 1)); },
-                 "per_group<32>");
-    expect_error([] { (void)prepack<int4_per_group_format<32, asymmetric>>(test::random_tensor(4, 64, 4, scheme_id::symmetric, 32, 1)); },
-                 "expected asymmetric");
-    expect_error([] { (void)prepack<int8_per_channel_format>(test::random_tensor(4, 64, 4, scheme_id::symmetric, 0, 1)); },
-                 "bits is 4, expected 8");
-    expect_error([] { (void)prepack<int8_per_channel_format>(test::random_tensor(4, 64, 8, scheme_id::asymmetric, 0, 1)); },
-                 "scheme is asymmetric");
-    expect_error([] {
-      auto b = test::random_q4_0(4, 64, 1);
-      (void)prepack<q4_0_format>(std::span<const block_q4_0>(b), 4, 48);
-    }, "K = 48 is not a multiple of the block size 32");
-    expect_error([] {
-      auto b = test::random_q8_0(4, 64, 1);
-      (void)prepack<q8_0_format>(std::span<const block_q8_0>(b), 5, 64);
-    }, "8 blocks given, expected 10");
-    expect_error([] {
-      quantized_tensor t = test::random_tensor(4, 64, 8, scheme_id::symmetric, 0, 1);
-      t.scales.pop_back();
-      (void)prepack<int8_per_channel_format>(t);
-    }, "do not match 4 × 64");
-    expect_error([] { (void)prepack<fp32_format>(matrix_view<const float>(nullptr, 0, 8)); }, "empty matrix 0 × 8");
+    expect_error(
+        [] {
+          (void)prepack<int4_per_group_format<64>>(
+              test::random_tensor(4, 96, 4, scheme_id::symmetric, 64, 1));
+        },
+        "K = 96 is not a multiple of G = 64");
+    expect_error(
+        [] {
+          (void)prepack<int4_per_group_format<32>>(
+              test::random_tensor(4, 64, 4, scheme_id::symmetric, 64, 1));
+        },
+        "per_group<32>");
+    expect_error(
+        [] {
+          (void)prepack<int4_per_group_format<32, asymmetric>>(
+              test::random_tensor(4, 64, 4, scheme_id::symmetric, 32, 1));
+        },
+        "expected asymmetric");
+    expect_error(
+        [] {
+          (void)prepack<int8_per_channel_format>(test::random_tensor(4, 64, 4, scheme_id::symmetric, 0, 1));
+        },
+        "bits is 4, expected 8");
+    expect_error(
+        [] {
+          (void)prepack<int8_per_channel_format>(test::random_tensor(4, 64, 8, scheme_id::asymmetric, 0, 1));
+        },
+        "scheme is asymmetric");
+    expect_error(
+        [] {
+          auto b = test::random_q4_0(4, 64, 1);
+          (void)prepack<q4_0_format>(std::span<const block_q4_0>(b), 4, 48);
+        },
+        "K = 48 is not a multiple of the block size 32");
+    expect_error(
+        [] {
+          auto b = test::random_q8_0(4, 64, 1);
+          (void)prepack<q8_0_format>(std::span<const block_q8_0>(b), 5, 64);
+        },
+        "8 blocks given, expected 10");
+    expect_error(
+        [] {
+          quantized_tensor t = test::random_tensor(4, 64, 8, scheme_id::symmetric, 0, 1);
+          t.scales.pop_back();
+          (void)prepack<int8_per_channel_format>(t);
+        },
+        "do not match 4 × 64");
+    expect_error([] { (void)prepack<fp32_format>(matrix_view<const float>(nullptr, 0, 8)); },
+                 "empty matrix 0 × 8");
   }
 }

@@ -48,7 +48,8 @@ TEST_SUITE("quant") {
     REQUIRE(p.size() == 2);
     CHECK(p[0].scale == doctest::Approx(4.0 / -128));
     CHECK(p[1].scale == doctest::Approx(8.0 / 128));
-    CHECK_THROWS_WITH_AS(obs.observe({x.data(), 3, 2}), doctest::Contains("per-token batch with 3 rows"), qlite::error);
+    CHECK_THROWS_WITH_AS(obs.observe({x.data(), 3, 2}), doctest::Contains("per-token batch with 3 rows"),
+                         qlite::error);
   }
 
   TEST_CASE("percentile and MSE observers beat min/max on outlier-heavy activations at 4 bits") {

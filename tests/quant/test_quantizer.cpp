@@ -59,8 +59,10 @@ void check_quantizer() {
         const float a = scale * float(grid.lo - zc), b = scale * float(grid.hi - zc);
         const float lo = std::min(a, b), hi = std::max(a, b), x = w[r * s.cols + c];
         const float err = std::fabs(x - ref_back[r * s.cols + c]);
-        if (x >= lo && x <= hi) REQUIRE(err <= std::fabs(scale) * 0.5f * (1 + 1e-5f) + 1e-30f);
-        else REQUIRE(ref_back[r * s.cols + c] == (x < lo ? lo : hi));
+        if (x >= lo && x <= hi)
+          REQUIRE(err <= std::fabs(scale) * 0.5f * (1 + 1e-5f) + 1e-30f);
+        else
+          REQUIRE(ref_back[r * s.cols + c] == (x < lo ? lo : hi));
       }
     }
 
@@ -122,14 +124,14 @@ TEST_SUITE("quant") {
     const std::vector<float> w = {-1.0f, -0.5f, 0.0f, 0.25f, 0.875f, 1.0f};
     qlite::matrix_view<const float> W(w.data(), 1, 6);
     const auto full = qlite::quantizer<qlite::symmetric, qlite::per_channel, 4>().quantize(W);
-    CHECK(full.scales[0] == 0.125f);  // −1 is the extreme: scale = −1 / −8
-    CHECK(full.code(0, 0) == 0);      // q = −8
-    CHECK(full.code(0, 4) == 15);     // 0.875 = 7 · 0.125: the top code is reached
+    CHECK(full.scales[0] == 0.125f);             // −1 is the extreme: scale = −1 / −8
+    CHECK(full.code(0, 0) == 0);                 // q = −8
+    CHECK(full.code(0, 4) == 15);                // 0.875 = 7 · 0.125: the top code is reached
     CHECK(full.dequantize_one(0, 5) == 0.875f);  // +1 clips to the top of the grid
     const auto narrow = qlite::quantizer<qlite::symmetric_narrow, qlite::per_channel, 4>().quantize(W);
     CHECK(narrow.scales[0] == doctest::Approx(1.0 / 7));
-    CHECK(narrow.code(0, 0) == 1);    // q = −7
-    CHECK(narrow.code(0, 5) == 15);   // q = +7
+    CHECK(narrow.code(0, 0) == 1);   // q = −7
+    CHECK(narrow.code(0, 5) == 15);  // q = +7
     // A positive extreme gives a negative scale (the value lands on the −8 code).
     const std::vector<float> p = {0.1f, 2.0f, -1.0f};
     const auto pos = qlite::quantizer<qlite::symmetric, qlite::per_channel, 4>().quantize(
@@ -165,8 +167,8 @@ TEST_SUITE("quant") {
       CHECK_THROWS_WITH_AS((void)q.quantize(W), doctest::Contains("row 3, column 17 (flat index 137) is NaN"),
                            qlite::error);
       w[3 * 40 + 17] = -INFINITY;
-      CHECK_THROWS_WITH_AS((void)q.quantize(W), doctest::Contains("row 3, column 17 (flat index 137) is infinite"),
-                           qlite::error);
+      CHECK_THROWS_WITH_AS((void)q.quantize(W),
+                           doctest::Contains("row 3, column 17 (flat index 137) is infinite"), qlite::error);
       std::vector<float> out(w.size());
       CHECK_THROWS_AS(q.fake_quantize(W, qlite::matrix_view<float>(out.data(), 5, 40)), qlite::error);
       w[3 * 40 + 17] = std::numeric_limits<float>::quiet_NaN();
@@ -182,16 +184,19 @@ TEST_SUITE("quant") {
     CHECK(t.zero_points[0] == 128);
     CHECK(t.dequantize_one(1, 2) == doctest::Approx(127.0 / 64));  // 4 saturates at the top
     CHECK_THROWS_WITH_AS((void)q.quantize(W, std::span<const qlite::quant_params>()),
-                         doctest::Contains("0 parameter sets given, the 2×3 input has 1 groups"), qlite::error);
+                         doctest::Contains("0 parameter sets given, the 2×3 input has 1 groups"),
+                         qlite::error);
     const qlite::quant_params badzp{0.1f, 300};
     CHECK_THROWS_AS((void)q.quantize(W, std::span(&badzp, 1)), qlite::error);
-    CHECK_THROWS_AS((qlite::quantizer<qlite::symmetric, qlite::per_channel, 4>(qlite::quantize_options{1.5f})),
-                    qlite::error);
+    CHECK_THROWS_AS(
+        (qlite::quantizer<qlite::symmetric, qlite::per_channel, 4>(qlite::quantize_options{1.5f})),
+        qlite::error);
     // Clipping shrinks the scale; the mask marks the clipped elements.
     qlite::quantizer<qlite::symmetric_narrow, qlite::per_tensor, 4> clipped(qlite::quantize_options{0.5f});
     std::vector<float> out(6);
     std::vector<std::uint8_t> mask(6);
-    clipped.fake_quantize(W, qlite::matrix_view<float>(out.data(), 2, 3), qlite::matrix_view<std::uint8_t>(mask.data(), 2, 3));
+    clipped.fake_quantize(W, qlite::matrix_view<float>(out.data(), 2, 3),
+                          qlite::matrix_view<std::uint8_t>(mask.data(), 2, 3));
     CHECK(out[5] == doctest::Approx(2.0));
     CHECK(mask[5] == 0);
     CHECK(mask[4] == 1);

@@ -33,9 +33,9 @@ std::vector<named_matrix> load_stories260k(const std::string& path) {
     out.push_back({name, t.shape[0], t.shape[1], std::vector<float>(t.data.begin(), t.data.end())});
   };
   add("tok_embeddings", "token_embd.weight");
-  const std::pair<const char*, const char*> names[] = {{"wq", "attn_q"},  {"wk", "attn_k"},    {"wv", "attn_v"},
-                                                       {"wo", "attn_output"}, {"w1", "ffn_gate"}, {"w2", "ffn_down"},
-                                                       {"w3", "ffn_up"}};
+  const std::pair<const char*, const char*> names[] = {
+      {"wq", "attn_q"},   {"wk", "attn_k"},   {"wv", "attn_v"}, {"wo", "attn_output"},
+      {"w1", "ffn_gate"}, {"w2", "ffn_down"}, {"w3", "ffn_up"}};
   for (int l = 0; l < ck.config().n_layers; ++l)
     for (const auto& [ref_name, gguf_name] : names) {
       std::string r = "L", g = "blk.";
@@ -86,8 +86,8 @@ void check_scheme(const std::string& scheme, const std::vector<named_matrix>& ma
     std::vector<float> back(m.data.size());
     qlite::dequantize(t, qlite::matrix_view<float>(back.data(), m.rows, m.cols));
     const double db = qlite::sqnr_db(W, qlite::matrix_view<const float>(back.data(), m.rows, m.cols));
-    CHECK_MESSAGE(std::fabs(db - it->second) <= 0.01, scheme << " " << m.name << ": " << db << " dB, reference "
-                                                             << it->second);
+    CHECK_MESSAGE(std::fabs(db - it->second) <= 0.01,
+                  scheme << " " << m.name << ": " << db << " dB, reference " << it->second);
     worst = std::max(worst, std::fabs(db - it->second));
     sum += db;
     bpw += t.bits_per_weight() * double(m.rows * m.cols);

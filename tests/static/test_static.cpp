@@ -8,7 +8,8 @@ using namespace qlite;
 // Concepts accept the valid vocabulary and reject the rest.
 static_assert(quant_scheme<symmetric> && quant_scheme<symmetric_narrow> && quant_scheme<asymmetric>);
 static_assert(!quant_scheme<int> && !quant_scheme<per_tensor>);
-static_assert(quant_granularity<per_tensor> && quant_granularity<per_channel> && quant_granularity<per_group<32>>);
+static_assert(quant_granularity<per_tensor> && quant_granularity<per_channel> &&
+              quant_granularity<per_group<32>>);
 static_assert(!quant_granularity<per_group<0>> && !quant_granularity<symmetric>);
 static_assert(std::is_same_v<per_token, per_channel>);
 static_assert(quant_bits<2> && quant_bits<8> && !quant_bits<1> && !quant_bits<9>);
@@ -16,7 +17,8 @@ static_assert(quant_bits<2> && quant_bits<8> && !quant_bits<1> && !quant_bits<9>
 // Grids: every code used by the full symmetric grid, one unused by the narrow one.
 static_assert(grid_of(scheme_id::symmetric, 4).lo == 0 && grid_of(scheme_id::symmetric, 4).hi == 15 &&
               grid_of(scheme_id::symmetric, 4).offset == 8);
-static_assert(grid_of(scheme_id::symmetric_narrow, 8).lo == 1 && grid_of(scheme_id::symmetric_narrow, 8).hi == 255);
+static_assert(grid_of(scheme_id::symmetric_narrow, 8).lo == 1 &&
+              grid_of(scheme_id::symmetric_narrow, 8).hi == 255);
 static_assert(grid_of(scheme_id::asymmetric, 3).lo == 0 && grid_of(scheme_id::asymmetric, 3).hi == 7 &&
               grid_of(scheme_id::asymmetric, 3).offset == 0);
 
@@ -26,7 +28,8 @@ static_assert(packed_bytes(32, 4) == 16 && packed_bytes(32, 3) == 12 && packed_b
 
 // Quantizer traits.
 using q4 = quantizer<symmetric, per_group<32>, 4>;
-static_assert(q4::bits == 4 && q4::scheme == scheme_id::symmetric && q4::granularity == granularity_id::per_group);
+static_assert(q4::bits == 4 && q4::scheme == scheme_id::symmetric &&
+              q4::granularity == granularity_id::per_group);
 static_assert(q4::layout.group_size == 32);
 static_assert(quantizer<asymmetric, per_channel, 2>::grid.hi == 3);
 

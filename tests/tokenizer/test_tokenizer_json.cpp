@@ -35,7 +35,8 @@ void check_corpus(const qlite::tokenizer& tok, const std::string& encoding, bool
 
 std::string hex_to_bytes(const std::string& h) {
   std::string out;
-  for (std::size_t i = 0; i + 1 < h.size(); i += 2) out.push_back(static_cast<char>(std::stoi(h.substr(i, 2), nullptr, 16)));
+  for (std::size_t i = 0; i + 1 < h.size(); i += 2)
+    out.push_back(static_cast<char>(std::stoi(h.substr(i, 2), nullptr, 16)));
   return out;
 }
 
@@ -46,14 +47,15 @@ void check_model(const std::string& name) {
   const bool nfc = name == "qwen3";
   check_corpus(tok, name, nfc);
 
-  const nlohmann::json cases =
-      nlohmann::json::parse(qlite::detail::read_file(qlite::test::shared_data("tokenizer/special_cases.json")));
+  const nlohmann::json cases = nlohmann::json::parse(
+      qlite::detail::read_file(qlite::test::shared_data("tokenizer/special_cases.json")));
   std::size_t n = 0;
   for (const nlohmann::json& c : cases.at("cases")) {
     if (c.at("encoding") != name) continue;
     INFO(c.dump());
     // HF matches added tokens whatever add_special_tokens says; neither file adds BOS.
-    CHECK(tok.encode(hex_to_bytes(c.at("text_utf8_hex"))) == c.at("expected").at("ids").get<std::vector<std::uint32_t>>());
+    CHECK(tok.encode(hex_to_bytes(c.at("text_utf8_hex"))) ==
+          c.at("expected").at("ids").get<std::vector<std::uint32_t>>());
     ++n;
   }
   CHECK(n == 30);
@@ -78,8 +80,12 @@ void check_model(const std::string& name) {
 }  // namespace
 
 TEST_SUITE("tokenizer") {
-  TEST_CASE("tokenizer.json qwen3: exact ids on the corpus + special cases + round trips") { check_model("qwen3"); }
-  TEST_CASE("tokenizer.json llama3: exact ids on the corpus + special cases + round trips") { check_model("llama3"); }
+  TEST_CASE("tokenizer.json qwen3: exact ids on the corpus + special cases + round trips") {
+    check_model("qwen3");
+  }
+  TEST_CASE("tokenizer.json llama3: exact ids on the corpus + special cases + round trips") {
+    check_model("llama3");
+  }
   TEST_CASE("GPT-2 encoder.json + vocab.bpe: the gpt2 ids on the corpus") {
     const qlite::tokenizer tok =
         qlite::load_gpt2_data_gym(qlite::test::shared_data("tokenizer/vocab/gpt2/encoder.json"),
@@ -88,7 +94,8 @@ TEST_SUITE("tokenizer") {
     CHECK(tok.token_id("<|endoftext|>") == 50256);
     // tiktoken semantics: the special text is disallowed by default
     CHECK_THROWS_AS((void)tok.encode("a<|endoftext|>"), qlite::error);
-    CHECK(tok.encode("a<|endoftext|>", qlite::special_set::all(), qlite::special_set::none()).back() == 50256);
+    CHECK(tok.encode("a<|endoftext|>", qlite::special_set::all(), qlite::special_set::none()).back() ==
+          50256);
     std::size_t matched = 0;
     for (const std::string& doc : qlite::test::corpus_documents("gpt2")) {
       const std::string text = qlite::detail::read_file(qlite::test::shared_data("tokenizer/corpus/" + doc));

@@ -21,7 +21,8 @@ qlite::special_set to_set(const nlohmann::json& v) {
 
 std::string hex_to_bytes(const std::string& h) {
   std::string out;
-  for (std::size_t i = 0; i + 1 < h.size(); i += 2) out.push_back(static_cast<char>(std::stoi(h.substr(i, 2), nullptr, 16)));
+  for (std::size_t i = 0; i + 1 < h.size(); i += 2)
+    out.push_back(static_cast<char>(std::stoi(h.substr(i, 2), nullptr, 16)));
   return out;
 }
 
@@ -42,8 +43,8 @@ void expect_error(F&& fn, qlite::errc c, const std::string& part) {
 
 TEST_SUITE("tokenizer") {
   TEST_CASE("special_cases.json: every tiktoken case") {
-    const nlohmann::json cases =
-        nlohmann::json::parse(qlite::detail::read_file(qlite::test::shared_data("tokenizer/special_cases.json")));
+    const nlohmann::json cases = nlohmann::json::parse(
+        qlite::detail::read_file(qlite::test::shared_data("tokenizer/special_cases.json")));
     std::size_t n = 0;
     for (const nlohmann::json& c : cases.at("cases")) {
       const std::string enc = c.at("encoding");
@@ -91,7 +92,8 @@ TEST_SUITE("tokenizer") {
     CHECK(cl.decode_single_token_bytes(76460) == "\xF0\x9F\x98");
   }
 
-  TEST_CASE("round trip: decode of encode gives the text back on random mixed text for every tiktoken encoding") {
+  TEST_CASE(
+      "round trip: decode of encode gives the text back on random mixed text for every tiktoken encoding") {
     std::mt19937 rng(1234);
     for (const char* name : {"gpt2", "cl100k_base", "o200k_base"}) {
       const auto& tok = qlite::test::tiktoken_encoding(name);
@@ -109,7 +111,6 @@ TEST_SUITE("tokenizer") {
     std::mt19937 rng(42);
     for (const char* name : {"gpt2", "cl100k_base", "o200k_base"})
       qlite::test::check_merge_algorithms(qlite::test::tiktoken_encoding(name), name, rng);
-
   }
 
   TEST_CASE("long pieces: a 1 MiB pre-token encodes and round-trips") {
@@ -136,13 +137,17 @@ TEST_SUITE("tokenizer") {
     struct c {
       std::string in, out;
     } cases[] = {
-        {"a\xFF" "b", "a" + fffd + "b"},
-        {"a\xC3", "a" + fffd},                                  // truncated 2-byte sequence
-        {"\xE2\x82" "x", fffd + "x"},                            // truncated 3-byte: one U+FFFD
-        {"\xED\xA0\x80", fffd + fffd + fffd},                    // UTF-8-encoded surrogate
-        {"\xC0\xAF", fffd + fffd},                               // overlong
-        {"\xF4\x90\x80\x80", fffd + fffd + fffd + fffd},         // above U+10FFFF
-        {"\xF0\x9F\x98", fffd},                                  // truncated emoji
+        {"a\xFF"
+         "b",
+         "a" + fffd + "b"},
+        {"a\xC3", "a" + fffd},  // truncated 2-byte sequence
+        {"\xE2\x82"
+         "x",
+         fffd + "x"},                                     // truncated 3-byte: one U+FFFD
+        {"\xED\xA0\x80", fffd + fffd + fffd},             // UTF-8-encoded surrogate
+        {"\xC0\xAF", fffd + fffd},                        // overlong
+        {"\xF4\x90\x80\x80", fffd + fffd + fffd + fffd},  // above U+10FFFF
+        {"\xF0\x9F\x98", fffd},                           // truncated emoji
     };
     for (const auto& k : cases) {
       std::string storage;
@@ -213,11 +218,13 @@ TEST_SUITE("tokenizer") {
     auto load = [&](const std::string& data) {
       return [=] { (void)qlite::make_tiktoken(data, "bad.tiktoken", qlite::pretokenizer::gpt2, none); };
     };
-    expect_error(load(base + "YW*= 256\n"), qlite::errc::format, "bad.tiktoken:257: invalid base64 at column 3");
+    expect_error(load(base + "YW*= 256\n"), qlite::errc::format,
+                 "bad.tiktoken:257: invalid base64 at column 3");
     expect_error(load(base + "YWE 256\n"), qlite::errc::format, "bad.tiktoken:257: invalid base64");
     expect_error(load(base + "YWE= 255\n"), qlite::errc::format, "bad.tiktoken:257: duplicate rank 255");
     expect_error(load(base + "YWE= 300\n"), qlite::errc::format, "rank 256 is missing");
-    expect_error(load(base + "YWE=256\n"), qlite::errc::format, "bad.tiktoken:257: expected 'base64 SP rank'");
+    expect_error(load(base + "YWE=256\n"), qlite::errc::format,
+                 "bad.tiktoken:257: expected 'base64 SP rank'");
     expect_error(load(base + "YWE= 2x\n"), qlite::errc::format, "bad.tiktoken:257: expected a decimal rank");
     expect_error(load(base + "QQ== 256\n"), qlite::errc::format, "have the same bytes");
     expect_error(load("QQ== 0\n"), qlite::errc::format, "no token for byte 0x00");
@@ -235,16 +242,22 @@ TEST_SUITE("tokenizer") {
       vocab[k] = b;
     }
     vocab["ab"] = 256;
-    const std::string split = R"({"type":"Split","pattern":{"Regex":"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\\r\\n\\p{L}\\p{N}]?\\p{L}+|\\p{N}{1,3}| ?[^\\s\\p{L}\\p{N}]+[\\r\\n]*|\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+"},"behavior":"Isolated","invert":false})";
-    nlohmann::json j = {{"normalizer", nullptr},
-                        {"pre_tokenizer", {{"type", "Sequence"},
-                                           {"pretokenizers", {nlohmann::json::parse(split),
-                                                              {{"type", "ByteLevel"}, {"add_prefix_space", false}, {"use_regex", false}}}}}},
-                        {"added_tokens", {{{"id", 257}, {"content", "<s>"}, {"special", true}}}},
-                        {"model", {{"type", "BPE"}, {"vocab", vocab}, {"merges", {"a b"}}, {"ignore_merges", false}}}};
+    const std::string split =
+        R"({"type":"Split","pattern":{"Regex":"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\\r\\n\\p{L}\\p{N}]?\\p{L}+|\\p{N}{1,3}| ?[^\\s\\p{L}\\p{N}]+[\\r\\n]*|\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+"},"behavior":"Isolated","invert":false})";
+    nlohmann::json j = {
+        {"normalizer", nullptr},
+        {"pre_tokenizer",
+         {{"type", "Sequence"},
+          {"pretokenizers",
+           {nlohmann::json::parse(split),
+            {{"type", "ByteLevel"}, {"add_prefix_space", false}, {"use_regex", false}}}}}},
+        {"added_tokens", {{{"id", 257}, {"content", "<s>"}, {"special", true}}}},
+        {"model", {{"type", "BPE"}, {"vocab", vocab}, {"merges", {"a b"}}, {"ignore_merges", false}}}};
     const qlite::tokenizer ok = qlite::parse_tokenizer_json(j.dump(), "t.json");
     CHECK(ok.encode("ab<s>") == std::vector<std::uint32_t>{256, 257});
-    auto bad = [](nlohmann::json v) { return [v] { (void)qlite::parse_tokenizer_json(v.dump(), "t.json"); }; };
+    auto bad = [](nlohmann::json v) {
+      return [v] { (void)qlite::parse_tokenizer_json(v.dump(), "t.json"); };
+    };
     const std::string text = j.dump();
     expect_error([&] { (void)qlite::parse_tokenizer_json(text.substr(0, text.size() / 2), "t.json"); },
                  qlite::errc::format, "t.json: invalid JSON at byte");
@@ -252,7 +265,8 @@ TEST_SUITE("tokenizer") {
     m["model"]["merges"] = {"a zz"};
     expect_error(bad(m), qlite::errc::format, "t.json: model.merges[0]: unknown token \"zz\"");
     m["model"]["merges"] = nlohmann::json::array({nlohmann::json::array({"a", "c"})});
-    expect_error(bad(m), qlite::errc::format, "model.merges[0]: the merged token \"ac\" is not in model.vocab");
+    expect_error(bad(m), qlite::errc::format,
+                 "model.merges[0]: the merged token \"ac\" is not in model.vocab");
     m["model"]["merges"] = {"abc"};
     expect_error(bad(m), qlite::errc::format, "model.merges[0]: expected \"left right\"");
     m = j;
@@ -266,7 +280,8 @@ TEST_SUITE("tokenizer") {
     expect_error(bad(m), qlite::errc::unsupported, "model 'WordPiece' is not supported");
     m = j;
     m["pre_tokenizer"]["pretokenizers"][0]["pattern"]["Regex"] = "\\w+";
-    expect_error(bad(m), qlite::errc::unsupported, "pre_tokenizer.pretokenizers[0].pattern.Regex: unknown pre-tokenizer regex");
+    expect_error(bad(m), qlite::errc::unsupported,
+                 "pre_tokenizer.pretokenizers[0].pattern.Regex: unknown pre-tokenizer regex");
     m = j;
     m["added_tokens"][0]["lstrip"] = true;
     expect_error(bad(m), qlite::errc::unsupported, "added_tokens[0].lstrip");

@@ -36,35 +36,35 @@ TEST_SUITE("tokenizer") {
     CHECK(class_bits('a') == (ucp::letter | ucp::lowerish));
     CHECK(class_bits('A') == (ucp::letter | ucp::upperish));
     CHECK((class_bits('7') & ucp::number));
-    CHECK((class_bits(0x0085) & ucp::space));   // NEL is White_Space
+    CHECK((class_bits(0x0085) & ucp::space));  // NEL is White_Space
     CHECK((class_bits(0x3000) & ucp::space));
     CHECK(!(class_bits(0xFEFF) & ucp::space));  // BOM is not
     CHECK(!(class_bits(0x200B) & ucp::space));  // nor ZWSP
     CHECK((class_bits(0x7684) & ucp::letter));  // 的 Lo: letter, in both o200k sets
     CHECK((class_bits(0x7684) & ucp::upperish));
     CHECK((class_bits(0x7684) & ucp::lowerish));
-    CHECK((class_bits(0x0301) & ucp::mark));    // combining acute: M, not L
+    CHECK((class_bits(0x0301) & ucp::mark));  // combining acute: M, not L
     CHECK(!(class_bits(0x0301) & ucp::letter));
     CHECK((class_bits(0x0301) & ucp::nonstarter));
-    CHECK((class_bits(0x00BD) & ucp::number));  // ½ No
-    CHECK((class_bits(0x2163) & ucp::number));  // Ⅳ Nl
-    CHECK((class_bits(0x2EBF0) & ucp::letter)); // CJK Ext. I: letter since Unicode 15.1
-    CHECK((class_bits(0x1E5D0) & ucp::letter)); // Ol Onal: letter since Unicode 16.0
-    CHECK((class_bits(0x11F02) & ucp::letter)); // Kawi: letter since 15.0
-    CHECK(class_bits(0x0378) == 0);             // unassigned
-    CHECK(class_bits(0xE000) == 0);             // private use
+    CHECK((class_bits(0x00BD) & ucp::number));   // ½ No
+    CHECK((class_bits(0x2163) & ucp::number));   // Ⅳ Nl
+    CHECK((class_bits(0x2EBF0) & ucp::letter));  // CJK Ext. I: letter since Unicode 15.1
+    CHECK((class_bits(0x1E5D0) & ucp::letter));  // Ol Onal: letter since Unicode 16.0
+    CHECK((class_bits(0x11F02) & ucp::letter));  // Kawi: letter since 15.0
+    CHECK(class_bits(0x0378) == 0);              // unassigned
+    CHECK(class_bits(0xE000) == 0);              // private use
     CHECK(class_bits(0x110000) == 0);
   }
 
   TEST_CASE("NFC") {
     CHECK(qlite::nfc("plain ascii") == "plain ascii");
-    CHECK(qlite::nfc(u8({'e', 0x301})) == u8({0xE9}));                          // é
-    CHECK(qlite::nfc(u8({0x1100, 0x1161, 0x11A8})) == u8({0xAC01}));            // Hangul LVT
-    CHECK(qlite::nfc(u8({'a', 0x323, 0x302})) == u8({0x1EAD}));                 // ậ: reorder + compose
+    CHECK(qlite::nfc(u8({'e', 0x301})) == u8({0xE9}));                // é
+    CHECK(qlite::nfc(u8({0x1100, 0x1161, 0x11A8})) == u8({0xAC01}));  // Hangul LVT
+    CHECK(qlite::nfc(u8({'a', 0x323, 0x302})) == u8({0x1EAD}));       // ậ: reorder + compose
     CHECK(qlite::nfc(u8({'a', 0x302, 0x323})) == u8({0x1EAD}));
-    CHECK(qlite::nfc(u8({0x212B})) == u8({0xC5}));                              // Angstrom sign → Å
-    CHECK(qlite::nfc(u8({0x0958})) == u8({0x0915, 0x093C}));                    // composition exclusion
-    CHECK(qlite::nfc(u8({'e', 0x301, 0x301})) == u8({0xE9, 0x301}));            // second mark blocked
+    CHECK(qlite::nfc(u8({0x212B})) == u8({0xC5}));                    // Angstrom sign → Å
+    CHECK(qlite::nfc(u8({0x0958})) == u8({0x0915, 0x093C}));          // composition exclusion
+    CHECK(qlite::nfc(u8({'e', 0x301, 0x301})) == u8({0xE9, 0x301}));  // second mark blocked
     CHECK(qlite::nfc(u8({0xE9})) == u8({0xE9}));
     CHECK(qlite::nfc_quick_yes("abc"));
     CHECK(!qlite::nfc_quick_yes(u8({'e', 0x301})));
@@ -89,7 +89,8 @@ TEST_SUITE("tokenizer") {
 
   TEST_CASE("known patterns are recognised and others are not") {
     qlite::pretokenizer k{};
-    CHECK(qlite::pretokenizer_from_pattern(R"('s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+)", k));
+    CHECK(qlite::pretokenizer_from_pattern(
+        R"('s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+)", k));
     CHECK(k == qlite::pretokenizer::gpt2);
     CHECK(!qlite::pretokenizer_from_pattern(R"(\w+|\s+)", k));
   }

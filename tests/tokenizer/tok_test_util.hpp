@@ -50,7 +50,8 @@ inline const tokenizer& tiktoken_encoding(const std::string& name) {
   auto& slot = cache[name];
   if (!slot) {
     const std::string file = (name == "gpt2" || name == "r50k_base") ? "r50k_base" : name;
-    slot = std::make_unique<tokenizer>(load_tiktoken(shared_data("tokenizer/vocab/" + file + ".tiktoken"), name));
+    slot = std::make_unique<tokenizer>(
+        load_tiktoken(shared_data("tokenizer/vocab/" + file + ".tiktoken"), name));
   }
   return *slot;
 }
@@ -82,9 +83,10 @@ inline std::string compare_ids(const tokenizer& tok, const std::vector<std::uint
 
 /// Random text over a pool of code points that exercise every scanner branch.
 inline std::string random_text(std::mt19937& rng, std::size_t n_cps) {
-  static const std::uint32_t pool[] = {'a', 'Z', ' ', ' ', '\n', '\r', '\t', '\'', 's', '1', '7', '.', '/', 0xA0,
-                                       0x3000, 0x2028, 0x85, 0xE9, 0x301, 0x7684, 0x1F600, 0x200D, 0xFEFF, 0x0627,
-                                       0x2EBF0, 0x1E030, 0xFFFD, '<', '|', 'e'};
+  static const std::uint32_t pool[] = {'a',     'Z',     ' ',    ' ',    '\n',    '\r',   '\t',   '\'',
+                                       's',     '1',     '7',    '.',    '/',     0xA0,   0x3000, 0x2028,
+                                       0x85,    0xE9,    0x301,  0x7684, 0x1F600, 0x200D, 0xFEFF, 0x0627,
+                                       0x2EBF0, 0x1E030, 0xFFFD, '<',    '|',     'e'};
   std::string s;
   for (std::size_t i = 0; i < n_cps; ++i) utf8_append(s, pool[rng() % (sizeof pool / sizeof pool[0])]);
   return s;

@@ -35,8 +35,8 @@ namespace qlite::kernel {
 namespace gemm_detail {
 
 using qlite::detail::gemm_args;
-using qlite::detail::weight_kind;
 using qlite::detail::panel_rows;
+using qlite::detail::weight_kind;
 
 inline constexpr std::size_t cb = 64;  // chunk bytes
 
@@ -63,11 +63,17 @@ struct v512 {
   static vi bxor(vi a, vi b) noexcept { return _mm512_xor_si512(a, b); }
   static vi srli16_4(vi a) noexcept { return _mm512_srli_epi16(a, 4); }
   template <int S>
-  static vi srli32(vi a) noexcept { return _mm512_srli_epi32(a, S); }
+  static vi srli32(vi a) noexcept {
+    return _mm512_srli_epi32(a, S);
+  }
   template <int S>
-  static vi slli32(vi a) noexcept { return _mm512_slli_epi32(a, S); }
+  static vi slli32(vi a) noexcept {
+    return _mm512_slli_epi32(a, S);
+  }
   template <int S>
-  static vi srai32(vi a) noexcept { return _mm512_srai_epi32(a, S); }
+  static vi srai32(vi a) noexcept {
+    return _mm512_srai_epi32(a, S);
+  }
   static vi sub(vi a, vi b) noexcept { return _mm512_sub_epi32(a, b); }
   static vi mullo(vi a, vi b) noexcept { return _mm512_mullo_epi32(a, b); }
   static vf cvt(vi a) noexcept { return _mm512_cvtepi32_ps(a); }
@@ -76,13 +82,19 @@ struct v512 {
   static vf add(vf a, vf b) noexcept { return _mm512_add_ps(a, b); }
   static vf loadf(const float* p) noexcept { return _mm512_loadu_ps(p); }
   static void storef(float* p, vf v) noexcept { _mm512_storeu_ps(p, v); }
-  static vf load_f16(const void* p) noexcept { return _mm512_cvtph_ps(_mm256_loadu_si256(static_cast<const __m256i*>(p))); }
-  static vi load_u8(const std::uint8_t* p) noexcept { return _mm512_cvtepu8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p))); }
+  static vf load_f16(const void* p) noexcept {
+    return _mm512_cvtph_ps(_mm256_loadu_si256(static_cast<const __m256i*>(p)));
+  }
+  static vi load_u8(const std::uint8_t* p) noexcept {
+    return _mm512_cvtepu8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p)));
+  }
   static vf as_f(vi a) noexcept { return _mm512_castsi512_ps(a); }
   // acc += Σ of 4 products u8(u) · s8(s) per lane (u ≤ 15: maddubs cannot saturate).
   static vi dot_u4(vi acc, vi u, vi s) noexcept {
-    if constexpr (vnni) return _mm512_dpbusd_epi32(acc, u, s);
-    else return _mm512_add_epi32(acc, _mm512_madd_epi16(_mm512_maddubs_epi16(u, s), _mm512_set1_epi16(1)));
+    if constexpr (vnni)
+      return _mm512_dpbusd_epi32(acc, u, s);
+    else
+      return _mm512_add_epi32(acc, _mm512_madd_epi16(_mm512_maddubs_epi16(u, s), _mm512_set1_epi16(1)));
   }
   // int8 codes: with VNNI acc += Σ u·x (u = w + 128, corrected later by −128·Σx); without,
   // acc += Σ w·x exactly via |w| · (x with w's sign) (|w| ≤ 128, |x| ≤ 127: no saturation).
@@ -92,7 +104,8 @@ struct v512 {
     } else {
       const vi w = _mm512_xor_si512(u, _mm512_set1_epi8(static_cast<char>(0x80)));
       const vi sx = _mm512_mask_sub_epi8(x, _mm512_movepi8_mask(w), _mm512_setzero_si512(), x);
-      return _mm512_add_epi32(acc, _mm512_madd_epi16(_mm512_maddubs_epi16(_mm512_abs_epi8(w), sx), _mm512_set1_epi16(1)));
+      return _mm512_add_epi32(
+          acc, _mm512_madd_epi16(_mm512_maddubs_epi16(_mm512_abs_epi8(w), sx), _mm512_set1_epi16(1)));
     }
   }
 };
@@ -113,11 +126,17 @@ struct v256 {
   static vi bxor(vi a, vi b) noexcept { return _mm256_xor_si256(a, b); }
   static vi srli16_4(vi a) noexcept { return _mm256_srli_epi16(a, 4); }
   template <int S>
-  static vi srli32(vi a) noexcept { return _mm256_srli_epi32(a, S); }
+  static vi srli32(vi a) noexcept {
+    return _mm256_srli_epi32(a, S);
+  }
   template <int S>
-  static vi slli32(vi a) noexcept { return _mm256_slli_epi32(a, S); }
+  static vi slli32(vi a) noexcept {
+    return _mm256_slli_epi32(a, S);
+  }
   template <int S>
-  static vi srai32(vi a) noexcept { return _mm256_srai_epi32(a, S); }
+  static vi srai32(vi a) noexcept {
+    return _mm256_srai_epi32(a, S);
+  }
   static vi sub(vi a, vi b) noexcept { return _mm256_sub_epi32(a, b); }
   static vi mullo(vi a, vi b) noexcept { return _mm256_mullo_epi32(a, b); }
   static vf cvt(vi a) noexcept { return _mm256_cvtepi32_ps(a); }
@@ -126,7 +145,9 @@ struct v256 {
   static vf add(vf a, vf b) noexcept { return _mm256_add_ps(a, b); }
   static vf loadf(const float* p) noexcept { return _mm256_loadu_ps(p); }
   static void storef(float* p, vf v) noexcept { _mm256_storeu_ps(p, v); }
-  static vf load_f16(const void* p) noexcept { return _mm256_cvtph_ps(_mm_loadu_si128(static_cast<const __m128i*>(p))); }
+  static vf load_f16(const void* p) noexcept {
+    return _mm256_cvtph_ps(_mm_loadu_si128(static_cast<const __m128i*>(p)));
+  }
   static vi load_u8(const std::uint8_t* p) noexcept {
     return _mm256_cvtepu8_epi32(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(p)));
   }
@@ -136,8 +157,9 @@ struct v256 {
   }
   static vi dot_u8(vi acc, vi u, vi x) noexcept {  // Σ w·x exactly, w = u − 128 (see v512)
     const vi w = _mm256_xor_si256(u, _mm256_set1_epi8(static_cast<char>(0x80)));
-    return _mm256_add_epi32(acc, _mm256_madd_epi16(_mm256_maddubs_epi16(_mm256_abs_epi8(w), _mm256_sign_epi8(x, w)),
-                                                    _mm256_set1_epi16(1)));
+    return _mm256_add_epi32(
+        acc, _mm256_madd_epi16(_mm256_maddubs_epi16(_mm256_abs_epi8(w), _mm256_sign_epi8(x, w)),
+                               _mm256_set1_epi16(1)));
   }
 };
 
@@ -189,7 +211,8 @@ QLITE_FORCE_INLINE void store_lanes(const gemm_args& a, std::size_t m, std::size
 
 /// Scales of group g for panel p, vector h (lanes h·L … h·L+L−1).
 template <class V>
-QLITE_FORCE_INLINE typename V::vf load_scales(const gemm_args& a, std::size_t p, std::size_t g, std::size_t h) noexcept {
+QLITE_FORCE_INLINE typename V::vf load_scales(const gemm_args& a, std::size_t p, std::size_t g,
+                                              std::size_t h) noexcept {
   const std::size_t idx = (p * a.groups + g) * panel_rows + h * V::lanes;
   if (a.scale_fp16) return V::load_f16(a.scales + idx * 2);
   return V::loadf(reinterpret_cast<const float*>(a.scales) + idx);
@@ -202,7 +225,7 @@ void tile(const gemm_args& a, std::size_t p, std::size_t m0) noexcept {
   using vf = typename V::vf;
   constexpr std::size_t PV = panel_rows / V::lanes;  // vectors per panel
   constexpr std::size_t NV = NP * PV;
-  constexpr std::size_t vb = V::lanes * 4;                      // bytes per vector
+  constexpr std::size_t vb = V::lanes * 4;  // bytes per vector
   const std::uint8_t* wp[NP];
   for (std::size_t j = 0; j < NP; ++j) wp[j] = a.data + (p + j) * a.panel_bytes;
   vf acc[MR][NV];
@@ -232,7 +255,8 @@ void tile(const gemm_args& a, std::size_t p, std::size_t m0) noexcept {
           }
           for (std::size_t r = 0; r < MR; ++r) {
             const vi x0 = V::set1(load4(xr[r] + c * 8)), x1 = V::set1(load4(xr[r] + c * 8 + 4));
-            for (std::size_t v = 0; v < NV; ++v) ia[r][v] = V::dot_u4(V::dot_u4(ia[r][v], w[v], x0), hi[v], x1);
+            for (std::size_t v = 0; v < NV; ++v)
+              ia[r][v] = V::dot_u4(V::dot_u4(ia[r][v], w[v], x0), hi[v], x1);
           }
         } else {
           for (std::size_t r = 0; r < MR; ++r) {
@@ -248,7 +272,8 @@ void tile(const gemm_args& a, std::size_t p, std::size_t m0) noexcept {
           const std::size_t v = j * PV + h;
           const vf sc = load_scales<V>(a, p + j, g, h);
           const bool asym = i4 && a.asym;
-          const vi z = asym ? V::load_u8(a.zeros + ((p + j) * a.groups + g) * panel_rows + h * V::lanes) : V::zero();
+          const vi z =
+              asym ? V::load_u8(a.zeros + ((p + j) * a.groups + g) * panel_rows + h * V::lanes) : V::zero();
           for (std::size_t r = 0; r < MR; ++r) {
             vi d = ia[r][v];
             if constexpr (correct) {
@@ -273,9 +298,9 @@ void tile(const gemm_args& a, std::size_t p, std::size_t m0) noexcept {
       vi z[NV];
       for (std::size_t j = 0; j < NP; ++j)
         for (std::size_t h = 0; h < PV; ++h)
-          z[j * PV + h] = (i4 && a.asym) ? V::load_u8(a.zeros + ((p + j) * a.groups + g) * panel_rows +
-                                                     h * V::lanes)
-                                         : V::set1(8);
+          z[j * PV + h] = (i4 && a.asym)
+                              ? V::load_u8(a.zeros + ((p + j) * a.groups + g) * panel_rows + h * V::lanes)
+                              : V::set1(8);
       for (std::size_t c = g * cpg; c < (g + 1) * cpg; ++c) {
         vi w[NV];
         for (std::size_t j = 0; j < NP; ++j)
@@ -283,7 +308,8 @@ void tile(const gemm_args& a, std::size_t p, std::size_t m0) noexcept {
         if constexpr (i4) {
           auto step = [&]<int Shift>(std::size_t kk) {
             vf q[NV];
-            for (std::size_t v = 0; v < NV; ++v) q[v] = V::cvt(V::sub(V::band(V::template srli32<Shift>(w[v]), low4), z[v]));
+            for (std::size_t v = 0; v < NV; ++v)
+              q[v] = V::cvt(V::sub(V::band(V::template srli32<Shift>(w[v]), low4), z[v]));
             for (std::size_t r = 0; r < MR; ++r) {
               const vf xv = V::fset1(xr[r][kk]);
               for (std::size_t v = 0; v < NV; ++v) s[r][v] = V::fma(q[v], xv, s[r][v]);
@@ -302,7 +328,8 @@ void tile(const gemm_args& a, std::size_t p, std::size_t m0) noexcept {
           for (std::size_t v = 0; v < NV; ++v) w[v] = V::bxor(w[v], flip);  // u → w = u − 128 as s8
           auto step = [&]<int Shl>(std::size_t kk) {
             vf q[NV];
-            for (std::size_t v = 0; v < NV; ++v) q[v] = V::cvt(V::template srai32<24>(V::template slli32<Shl>(w[v])));
+            for (std::size_t v = 0; v < NV; ++v)
+              q[v] = V::cvt(V::template srai32<24>(V::template slli32<Shl>(w[v])));
             for (std::size_t r = 0; r < MR; ++r) {
               const vf xv = V::fset1(xr[r][kk]);
               for (std::size_t v = 0; v < NV; ++v) s[r][v] = V::fma(q[v], xv, s[r][v]);
@@ -332,8 +359,10 @@ void tile(const gemm_args& a, std::size_t p, std::size_t m0) noexcept {
       for (std::size_t j = 0; j < NP; ++j)
         for (std::size_t h = 0; h < PV; ++h) {
           const std::uint8_t* src = wp[j] + k * kb + h * (kb / PV);
-          if constexpr (h16) w[j * PV + h] = V::load_f16(src);
-          else w[j * PV + h] = V::loadf(reinterpret_cast<const float*>(src));
+          if constexpr (h16)
+            w[j * PV + h] = V::load_f16(src);
+          else
+            w[j * PV + h] = V::loadf(reinterpret_cast<const float*>(src));
         }
       for (std::size_t r = 0; r < MR; ++r) {
         const vf xv = V::fset1(xr[r][k]);
@@ -357,7 +386,8 @@ void tile(const gemm_args& a, std::size_t p, std::size_t m0) noexcept {
           for (std::size_t v = 0; v < NV; ++v) acc[r][v] = V::fma(hi[v], x1, V::fma(lo[v], x0, acc[r][v]));
         } else {
           const std::uint32_t pair = static_cast<std::uint32_t>(load4(a.xb + m * a.k_padded + 2 * c));
-          const vf x0 = V::fset1(std::bit_cast<float>(pair << 16)), x1 = V::fset1(std::bit_cast<float>(pair & 0xFFFF0000U));
+          const vf x0 = V::fset1(std::bit_cast<float>(pair << 16)),
+                   x1 = V::fset1(std::bit_cast<float>(pair & 0xFFFF0000U));
           for (std::size_t v = 0; v < NV; ++v) acc[r][v] = V::fma(lo[v], x0, V::fma(hi[v], x1, acc[r][v]));
         }
       }
@@ -370,8 +400,7 @@ void tile(const gemm_args& a, std::size_t p, std::size_t m0) noexcept {
     const float rs = int_mode ? a.x_scale[m] : 1.0f;
     for (std::size_t j = 0; j < NP; ++j)
       for (std::size_t h = 0; h < PV; ++h)
-        store_lanes<Arch, V>(a, m, (p + j) * panel_rows + h * V::lanes,
-                             acc[r][j * PV + h], rs, int_mode);
+        store_lanes<Arch, V>(a, m, (p + j) * panel_rows + h * V::lanes, acc[r][j * PV + h], rs, int_mode);
   }
 }
 
@@ -390,7 +419,8 @@ QLITE_DETAIL_BF16_TARGET void tile_dpbf16(const gemm_args& a, std::size_t p, std
     for (std::size_t j = 0; j < NP; ++j) w[j] = _mm512_loadu_si512(wp[j] + c * cb);
     for (std::size_t r = 0; r < MR; ++r) {
       const __m512i xv = _mm512_set1_epi32(load4(a.xb + (m0 + r) * a.k_padded + 2 * c));
-      for (std::size_t j = 0; j < NP; ++j) acc[r][j] = _mm512_dpbf16_ps(acc[r][j], (__m512bh)w[j], (__m512bh)xv);
+      for (std::size_t j = 0; j < NP; ++j)
+        acc[r][j] = _mm512_dpbf16_ps(acc[r][j], (__m512bh)w[j], (__m512bh)xv);
     }
   }
   alignas(64) float out[MR][NP][16];
@@ -413,23 +443,47 @@ void tile_rows(const gemm_args& a, std::size_t p, std::size_t m0, std::size_t mr
   if constexpr (K == tile_kind::act_bf16 && std::is_same_v<V, v512<Arch>>) {
     if (a.use_dpbf16) {
       switch (mr) {
-        case 1: tile_dpbf16<Arch, 1, NP>(a, p, m0); break;
-        case 2: tile_dpbf16<Arch, 2, NP>(a, p, m0); break;
-        case 3: tile_dpbf16<Arch, 3, NP>(a, p, m0); break;
-        case 4: tile_dpbf16<Arch, 4, NP>(a, p, m0); break;
-        case 5: tile_dpbf16<Arch, 5, NP>(a, p, m0); break;
-        default: tile_dpbf16<Arch, 6, NP>(a, p, m0); break;
+        case 1:
+          tile_dpbf16<Arch, 1, NP>(a, p, m0);
+          break;
+        case 2:
+          tile_dpbf16<Arch, 2, NP>(a, p, m0);
+          break;
+        case 3:
+          tile_dpbf16<Arch, 3, NP>(a, p, m0);
+          break;
+        case 4:
+          tile_dpbf16<Arch, 4, NP>(a, p, m0);
+          break;
+        case 5:
+          tile_dpbf16<Arch, 5, NP>(a, p, m0);
+          break;
+        default:
+          tile_dpbf16<Arch, 6, NP>(a, p, m0);
+          break;
       }
       return;
     }
   }
   switch (mr) {
-    case 1: tile<Arch, V, K, 1, NP>(a, p, m0); break;
-    case 2: tile<Arch, V, K, 2, NP>(a, p, m0); break;
-    case 3: tile<Arch, V, K, 3, NP>(a, p, m0); break;
-    case 4: tile<Arch, V, K, 4, NP>(a, p, m0); break;
-    case 5: tile<Arch, V, K, 5, NP>(a, p, m0); break;
-    default: tile<Arch, V, K, 6, NP>(a, p, m0); break;
+    case 1:
+      tile<Arch, V, K, 1, NP>(a, p, m0);
+      break;
+    case 2:
+      tile<Arch, V, K, 2, NP>(a, p, m0);
+      break;
+    case 3:
+      tile<Arch, V, K, 3, NP>(a, p, m0);
+      break;
+    case 4:
+      tile<Arch, V, K, 4, NP>(a, p, m0);
+      break;
+    case 5:
+      tile<Arch, V, K, 5, NP>(a, p, m0);
+      break;
+    default:
+      tile<Arch, V, K, 6, NP>(a, p, m0);
+      break;
   }
 }
 
@@ -447,9 +501,12 @@ void run_panels(const gemm_args& a, std::size_t p0, std::size_t p1) noexcept {
     const std::size_t np = decode && V::lanes == 16 && left >= 4 ? 4 : (left >= 2 ? 2 : 1);
     for (std::size_t m0 = 0; m0 < a.m; m0 += mstep) {
       const std::size_t mr = std::min<std::size_t>(mstep, a.m - m0);
-      if (np == 4) tile_rows<Arch, V, K, 4>(a, p, m0, mr);
-      else if (np == 2) tile_rows<Arch, V, K, 2>(a, p, m0, mr);
-      else tile_rows<Arch, V, K, 1>(a, p, m0, mr);
+      if (np == 4)
+        tile_rows<Arch, V, K, 4>(a, p, m0, mr);
+      else if (np == 2)
+        tile_rows<Arch, V, K, 2>(a, p, m0, mr);
+      else
+        tile_rows<Arch, V, K, 1>(a, p, m0, mr);
     }
     p += np;
   }
@@ -465,8 +522,10 @@ void simd_panels(const gemm_args& a, std::size_t p0, std::size_t p1) noexcept {
     case weight_kind::int4:
       return int8act ? run_panels<Arch, V, tile_kind::act8_int4>(a, p0, p1)
                      : run_panels<Arch, V, tile_kind::wo_int4>(a, p0, p1);
-    case weight_kind::f32: return run_panels<Arch, V, tile_kind::wo_f32>(a, p0, p1);
-    case weight_kind::f16: return run_panels<Arch, V, tile_kind::wo_f16>(a, p0, p1);
+    case weight_kind::f32:
+      return run_panels<Arch, V, tile_kind::wo_f32>(a, p0, p1);
+    case weight_kind::f16:
+      return run_panels<Arch, V, tile_kind::wo_f16>(a, p0, p1);
     case weight_kind::bf16:
       return a.mode == gemm_mode::bf16_activations ? run_panels<Arch, V, tile_kind::act_bf16>(a, p0, p1)
                                                    : run_panels<Arch, V, tile_kind::wo_bf16>(a, p0, p1);
@@ -495,8 +554,9 @@ void gemm_panels(const qlite::detail::gemm_args& a, std::size_t p0, std::size_t 
 
 /// Dynamic int8 quantization of the activations (reference math, compiled for Arch).
 template <class Arch>
-void gemm_quantize_activations(const float* x, std::size_t ldx, std::size_t m, std::size_t k, std::size_t k_padded,
-                               std::size_t group, std::int8_t* q, float* scale, std::int32_t* gsum) noexcept {
+void gemm_quantize_activations(const float* x, std::size_t ldx, std::size_t m, std::size_t k,
+                               std::size_t k_padded, std::size_t group, std::int8_t* q, float* scale,
+                               std::int32_t* gsum) noexcept {
   ref::detail::quantize_activations<Arch>(x, ldx, m, k, k_padded, group, q, scale, gsum);
 }
 

@@ -13,8 +13,9 @@ template <class Arch>
 void gemm_panels(const qlite::detail::gemm_args& a, std::size_t p0, std::size_t p1) noexcept;
 /// Dynamic per-row int8 quantization of x (reference math, compiled for Arch).
 template <class Arch>
-void gemm_quantize_activations(const float* x, std::size_t ldx, std::size_t m, std::size_t k, std::size_t k_padded,
-                               std::size_t group, std::int8_t* q, float* scale, std::int32_t* gsum) noexcept;
+void gemm_quantize_activations(const float* x, std::size_t ldx, std::size_t m, std::size_t k,
+                               std::size_t k_padded, std::size_t group, std::int8_t* q, float* scale,
+                               std::int32_t* gsum) noexcept;
 /// x → bf16 bits (nearest even), padded with zeros to k_padded.
 template <class Arch>
 void gemm_round_bf16(const float* x, std::size_t ldx, std::size_t m, std::size_t k, std::size_t k_padded,
@@ -22,10 +23,11 @@ void gemm_round_bf16(const float* x, std::size_t ldx, std::size_t m, std::size_t
 }  // namespace qlite::kernel
 
 // The explicit instantiations of this file for one arch (see arch/instantiate.hpp).
-#define QLITE_GEMM_KERNELS(PREFIX, ARCH)                                                                            \
-  PREFIX void qlite::kernel::gemm_panels<ARCH>(const qlite::detail::gemm_args&, std::size_t, std::size_t) noexcept; \
-  PREFIX void qlite::kernel::gemm_quantize_activations<ARCH>(const float*, std::size_t, std::size_t, std::size_t,   \
-                                                             std::size_t, std::size_t, std::int8_t*, float*,        \
-                                                             std::int32_t*) noexcept;                               \
-  PREFIX void qlite::kernel::gemm_round_bf16<ARCH>(const float*, std::size_t, std::size_t, std::size_t, std::size_t, \
-                                                   std::uint16_t*) noexcept;
+#define QLITE_GEMM_KERNELS(PREFIX, ARCH)                                                                    \
+  PREFIX void qlite::kernel::gemm_panels<ARCH>(const qlite::detail::gemm_args&, std::size_t,                \
+                                               std::size_t) noexcept;                                       \
+  PREFIX void qlite::kernel::gemm_quantize_activations<ARCH>(const float*, std::size_t, std::size_t,        \
+                                                             std::size_t, std::size_t, std::size_t,         \
+                                                             std::int8_t*, float*, std::int32_t*) noexcept; \
+  PREFIX void qlite::kernel::gemm_round_bf16<ARCH>(const float*, std::size_t, std::size_t, std::size_t,     \
+                                                   std::size_t, std::uint16_t*) noexcept;

@@ -121,7 +121,8 @@ void quantize_row(const float* x, std::size_t n, std::size_t group, const group_
   constexpr std::size_t W = B::size;
   quant_detail::for_each_group(n, group, [&](std::size_t g, std::size_t g0, std::size_t len) {
     const group_coder c = coders[g];
-    const B inv(c.inv_scale), lo(static_cast<float>(ulo - c.zero_code)), hi(static_cast<float>(uhi - c.zero_code));
+    const B inv(c.inv_scale), lo(static_cast<float>(ulo - c.zero_code)),
+        hi(static_cast<float>(uhi - c.zero_code));
     const I zc(c.zero_code);
     auto encode = [&](B v) { return xsimd::nearbyint_as_int(xsimd::min(xsimd::max(v * inv, lo), hi)) + zc; };
     std::size_t i = 0;
@@ -184,10 +185,11 @@ void fake_quantize_row(const float* x, std::size_t n, std::size_t group, const g
       }
     };
     std::size_t i = 0;
-    for (; i + W <= len; i += W) step(B::load_unaligned(x + g0 + i), y + g0 + i, mask ? mask + g0 + i : nullptr, W);
+    for (; i + W <= len; i += W)
+      step(B::load_unaligned(x + g0 + i), y + g0 + i, mask ? mask + g0 + i : nullptr, W);
     if (i < len)
-      step(quant_detail::load_partial<B>(x + g0 + i, len - i, 0.0f), y + g0 + i, mask ? mask + g0 + i : nullptr,
-           len - i);
+      step(quant_detail::load_partial<B>(x + g0 + i, len - i, 0.0f), y + g0 + i,
+           mask ? mask + g0 + i : nullptr, len - i);
   });
 }
 
@@ -195,4 +197,3 @@ void fake_quantize_row(const float* x, std::size_t n, std::size_t group, const g
 #if defined(__GNUC__) && !defined(__clang__)
 #pragma GCC diagnostic pop
 #endif
-

@@ -12,7 +12,8 @@ namespace qlite::kernel {
 template <class Arch>
 std::size_t row_ranges(const float*, std::size_t, std::size_t, float*, float*) noexcept;
 template <class Arch>
-void quantize_row(const float*, std::size_t, std::size_t, const group_coder*, int, int, std::int32_t*) noexcept;
+void quantize_row(const float*, std::size_t, std::size_t, const group_coder*, int, int,
+                  std::int32_t*) noexcept;
 template <class Arch>
 void dequantize_row(const std::int32_t*, std::size_t, std::size_t, const group_coder*, float*) noexcept;
 template <class Arch>
@@ -22,12 +23,12 @@ void fake_quantize_row(const float*, std::size_t, std::size_t, const group_coder
 
 // The explicit instantiations of this file for one arch (see arch/instantiate.hpp).
 #define QLITE_QUANT_KERNELS(PREFIX, ARCH)                                                                   \
-  PREFIX std::size_t qlite::kernel::row_ranges<ARCH>(const float*, std::size_t, std::size_t, float*, float*) \
-      noexcept;                                                                                             \
-  PREFIX void qlite::kernel::quantize_row<ARCH>(const float*, std::size_t, std::size_t,                     \
-                                                const qlite::group_coder*, int, int, std::int32_t*) noexcept; \
+  PREFIX std::size_t qlite::kernel::row_ranges<ARCH>(const float*, std::size_t, std::size_t, float*,        \
+                                                     float*) noexcept;                                      \
+  PREFIX void qlite::kernel::quantize_row<ARCH>(                                                            \
+      const float*, std::size_t, std::size_t, const qlite::group_coder*, int, int, std::int32_t*) noexcept; \
   PREFIX void qlite::kernel::dequantize_row<ARCH>(const std::int32_t*, std::size_t, std::size_t,            \
                                                   const qlite::group_coder*, float*) noexcept;              \
   PREFIX void qlite::kernel::fake_quantize_row<ARCH>(const float*, std::size_t, std::size_t,                \
-                                                     const qlite::group_coder*, int, int, float*,          \
+                                                     const qlite::group_coder*, int, int, float*,           \
                                                      std::uint8_t*) noexcept;

@@ -33,12 +33,12 @@ class aligned_buffer {
   aligned_buffer() noexcept = default;
   explicit aligned_buffer(std::size_t n) : size_(n) {
     if (n == 0) return;
-    data_ = static_cast<T*>(::operator new(n * sizeof(T), std::align_val_t{cache_line}));
+    data_ = static_cast<T*>(::operator new (n * sizeof(T), std::align_val_t{cache_line}));
     std::memset(static_cast<void*>(data_), 0, n * sizeof(T));
   }
   /// n elements left uninitialized: for buffers the caller overwrites completely.
   aligned_buffer(std::size_t n, uninitialized_t) : size_(n) {
-    if (n) data_ = static_cast<T*>(::operator new(n * sizeof(T), std::align_val_t{cache_line}));
+    if (n) data_ = static_cast<T*>(::operator new (n * sizeof(T), std::align_val_t{cache_line}));
   }
   aligned_buffer(aligned_buffer&& o) noexcept
       : data_(std::exchange(o.data_, nullptr)), size_(std::exchange(o.size_, 0)) {}
@@ -76,7 +76,7 @@ class aligned_buffer {
 
  private:
   void release() noexcept {
-    if (data_) ::operator delete(static_cast<void*>(data_), std::align_val_t{cache_line});
+    if (data_) ::operator delete (static_cast<void*>(data_), std::align_val_t{cache_line});
     data_ = nullptr;
     size_ = 0;
   }

@@ -77,8 +77,8 @@ inline cpu_features detect_cpu_features() noexcept {
   f.sse4_2 = bit(l1.ecx, 20);
   const bool osxsave = bit(l1.ecx, 27);
   const unsigned long long xcr0 = osxsave ? xgetbv0() : 0;
-  const bool os_avx = (xcr0 & 0x6) == 0x6;        // XMM and YMM state
-  const bool os_avx512 = (xcr0 & 0xE6) == 0xE6;   // plus opmask and ZMM state
+  const bool os_avx = (xcr0 & 0x6) == 0x6;       // XMM and YMM state
+  const bool os_avx512 = (xcr0 & 0xE6) == 0xE6;  // plus opmask and ZMM state
   f.fma = os_avx && bit(l1.ecx, 12);
   f.f16c = os_avx && bit(l1.ecx, 29);
   if (max_leaf >= 7) {

@@ -68,20 +68,26 @@ using simd_arch_t = typename simd_arch<Arch>::type;
 /// The paths qlite knows, from slowest to fastest within a platform.
 enum class arch_id : unsigned char { scalar, sse2, sse4_2, avx2, avx512bw, avx512vnni, neon64 };
 
-inline constexpr std::array<arch_id, 7> all_arch_ids = {arch_id::scalar,   arch_id::sse2,
-                                                        arch_id::sse4_2,   arch_id::avx2,
-                                                        arch_id::avx512bw, arch_id::avx512vnni,
-                                                        arch_id::neon64};
+inline constexpr std::array<arch_id, 7> all_arch_ids = {
+    arch_id::scalar,   arch_id::sse2,       arch_id::sse4_2, arch_id::avx2,
+    arch_id::avx512bw, arch_id::avx512vnni, arch_id::neon64};
 
 constexpr std::string_view to_string(arch_id a) noexcept {
   switch (a) {
-    case arch_id::scalar: return "scalar";
-    case arch_id::sse2: return "sse2";
-    case arch_id::sse4_2: return "sse4_2";
-    case arch_id::avx2: return "avx2";
-    case arch_id::avx512bw: return "avx512bw";
-    case arch_id::avx512vnni: return "avx512vnni";
-    case arch_id::neon64: return "neon64";
+    case arch_id::scalar:
+      return "scalar";
+    case arch_id::sse2:
+      return "sse2";
+    case arch_id::sse4_2:
+      return "sse4_2";
+    case arch_id::avx2:
+      return "avx2";
+    case arch_id::avx512bw:
+      return "avx512bw";
+    case arch_id::avx512vnni:
+      return "avx512vnni";
+    case arch_id::neon64:
+      return "neon64";
   }
   return "unknown";
 }
@@ -90,19 +96,25 @@ constexpr std::string_view to_string(arch_id a) noexcept {
 inline bool cpu_supports(arch_id a) noexcept {
   const cpu_features& f = cpu();
   switch (a) {
-    case arch_id::scalar: return true;
+    case arch_id::scalar:
+      return true;
 #if defined(QLITE_X86_64)
-    case arch_id::sse2: return true;
+    case arch_id::sse2:
+      return true;
 #else
-    case arch_id::sse2: return false;
+    case arch_id::sse2:
+      return false;
 #endif
-    case arch_id::sse4_2: return f.sse4_2;
-    case arch_id::avx2: return f.avx2 && f.fma && f.f16c;
+    case arch_id::sse4_2:
+      return f.sse4_2;
+    case arch_id::avx2:
+      return f.avx2 && f.fma && f.f16c;
     case arch_id::avx512bw:
-      return f.avx2 && f.fma && f.f16c && f.avx512f && f.avx512bw && f.avx512dq && f.avx512vl &&
-             f.avx512cd;
-    case arch_id::avx512vnni: return cpu_supports(arch_id::avx512bw) && f.avx512_vnni;
-    case arch_id::neon64: return f.neon;
+      return f.avx2 && f.fma && f.f16c && f.avx512f && f.avx512bw && f.avx512dq && f.avx512vl && f.avx512cd;
+    case arch_id::avx512vnni:
+      return cpu_supports(arch_id::avx512bw) && f.avx512_vnni;
+    case arch_id::neon64:
+      return f.neon;
   }
   return false;
 }
@@ -139,21 +151,27 @@ constexpr bool arch_compiled(arch_id a) noexcept {
 #if defined(QLITE_RUNTIME_DISPATCH)
   switch (a) {
 #if defined(QLITE_HAVE_ARCH_SSE4_2)
-    case arch_id::sse4_2: return true;
+    case arch_id::sse4_2:
+      return true;
 #endif
 #if defined(QLITE_HAVE_ARCH_AVX2)
-    case arch_id::avx2: return true;
+    case arch_id::avx2:
+      return true;
 #endif
 #if defined(QLITE_HAVE_ARCH_AVX512BW)
-    case arch_id::avx512bw: return true;
+    case arch_id::avx512bw:
+      return true;
 #endif
 #if defined(QLITE_HAVE_ARCH_AVX512VNNI)
-    case arch_id::avx512vnni: return true;
+    case arch_id::avx512vnni:
+      return true;
 #endif
 #if defined(QLITE_HAVE_ARCH_NEON64)
-    case arch_id::neon64: return true;
+    case arch_id::neon64:
+      return true;
 #endif
-    default: return false;
+    default:
+      return false;
   }
 #else
   return a == static_arch_id();
@@ -226,19 +244,24 @@ decltype(auto) dispatch(F&& f, arch_id a = active_arch()) {
   switch (a) {
 #if defined(QLITE_RUNTIME_DISPATCH)
 #if defined(QLITE_HAVE_ARCH_SSE4_2)
-    case arch_id::sse4_2: return f(xsimd::sse4_2{});
+    case arch_id::sse4_2:
+      return f(xsimd::sse4_2{});
 #endif
 #if defined(QLITE_HAVE_ARCH_AVX2)
-    case arch_id::avx2: return f(xsimd::fma3<xsimd::avx2>{});
+    case arch_id::avx2:
+      return f(xsimd::fma3<xsimd::avx2>{});
 #endif
 #if defined(QLITE_HAVE_ARCH_AVX512BW)
-    case arch_id::avx512bw: return f(xsimd::avx512bw{});
+    case arch_id::avx512bw:
+      return f(xsimd::avx512bw{});
 #endif
 #if defined(QLITE_HAVE_ARCH_AVX512VNNI)
-    case arch_id::avx512vnni: return f(avx512vnni{});
+    case arch_id::avx512vnni:
+      return f(avx512vnni{});
 #endif
 #if defined(QLITE_HAVE_ARCH_NEON64)
-    case arch_id::neon64: return f(xsimd::neon64{});
+    case arch_id::neon64:
+      return f(xsimd::neon64{});
 #endif
 #else
     case detail::static_arch_id():
@@ -250,7 +273,8 @@ decltype(auto) dispatch(F&& f, arch_id a = active_arch()) {
       return f(scalar_arch{});
 #endif
 #endif
-    default: return f(scalar_arch{});
+    default:
+      return f(scalar_arch{});
   }
 }
 
@@ -284,9 +308,11 @@ decltype(auto) dispatch(F&& f, arch_id a = active_arch()) {
 #else
 #define QLITE_DETAIL_EXTERN_NEON64(M)
 #endif
-#define QLITE_DECLARE_RUNTIME_KERNELS(M)                                                     \
+// clang-format off
+#define QLITE_DECLARE_RUNTIME_KERNELS(M) \
   QLITE_DETAIL_EXTERN_SSE4_2(M) QLITE_DETAIL_EXTERN_AVX2(M) QLITE_DETAIL_EXTERN_AVX512BW(M) \
   QLITE_DETAIL_EXTERN_AVX512VNNI(M) QLITE_DETAIL_EXTERN_NEON64(M)
+// clang-format on
 #else
 #define QLITE_DECLARE_RUNTIME_KERNELS(M)
 #endif

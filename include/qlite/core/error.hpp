@@ -30,12 +30,18 @@ enum class errc {
 /// Human-readable name of a category ("invalid_argument", ...).
 constexpr std::string_view to_string(errc c) noexcept {
   switch (c) {
-    case errc::invalid_argument: return "invalid_argument";
-    case errc::not_finite: return "not_finite";
-    case errc::io: return "io";
-    case errc::format: return "format";
-    case errc::unsupported: return "unsupported";
-    case errc::arch_unavailable: return "arch_unavailable";
+    case errc::invalid_argument:
+      return "invalid_argument";
+    case errc::not_finite:
+      return "not_finite";
+    case errc::io:
+      return "io";
+    case errc::format:
+      return "format";
+    case errc::unsupported:
+      return "unsupported";
+    case errc::arch_unavailable:
+      return "arch_unavailable";
   }
   return "unknown";
 }

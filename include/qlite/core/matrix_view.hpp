@@ -31,7 +31,7 @@ class matrix_view {
   }
   /// matrix_view<T> → matrix_view<const T>.
   template <class U>
-    requires std::is_convertible_v<U (*)[], T (*)[]>
+  requires std::is_convertible_v<U (*)[], T (*)[]>
   constexpr matrix_view(const matrix_view<U>& other) noexcept
       : data_(other.data()), rows_(other.rows()), cols_(other.cols()), stride_(other.stride()) {}
 

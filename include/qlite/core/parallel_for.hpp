@@ -166,9 +166,7 @@ void parallel_for(std::size_t n, F&& fn, unsigned threads = default_threads()) {
   }
   const std::size_t base = n / t, extra = n % t;
   auto chunk_begin = [&](std::size_t i) { return i * base + std::min(i, extra); };
-  const std::function<void(unsigned)> task = [&](unsigned i) {
-    fn(chunk_begin(i), chunk_begin(i + 1));
-  };
+  const std::function<void(unsigned)> task = [&](unsigned i) { fn(chunk_begin(i), chunk_begin(i + 1)); };
   detail::thread_pool::instance().run(static_cast<unsigned>(t), task);
 }
 

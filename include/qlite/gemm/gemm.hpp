@@ -64,9 +64,11 @@ void gemm(matrix_view<const float> x, const packed_weights<Format>& w, matrix_vi
         ref::detail::quantize_activations<void>(x.data(), x.stride(), x.rows(), s.cols, s.k_padded, s.group,
                                                 c.xq.data(), c.x_scale.data(), c.x_gsum.data());
       else if (params.mode == gemm_mode::bf16_activations)
-        ref::detail::round_activations_bf16<void>(x.data(), x.stride(), x.rows(), s.cols, s.k_padded, c.xb.data());
+        ref::detail::round_activations_bf16<void>(x.data(), x.stride(), x.rows(), s.cols, s.k_padded,
+                                                  c.xb.data());
       parallel_for(
-          s.panels, [&](std::size_t p0, std::size_t p1) { ref::detail::gemm_panels<void>(c.args, p0, p1); }, threads);
+          s.panels, [&](std::size_t p0, std::size_t p1) { ref::detail::gemm_panels<void>(c.args, p0, p1); },
+          threads);
     } else {
       if (params.mode == gemm_mode::int8_activations)
         kernel::gemm_quantize_activations<A>(x.data(), x.stride(), x.rows(), s.cols, s.k_padded, s.group,

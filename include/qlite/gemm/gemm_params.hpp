@@ -41,18 +41,24 @@ enum class gemm_mode : std::uint8_t { weight_only, int8_activations, bf16_activa
 
 constexpr std::string_view to_string(activation a) noexcept {
   switch (a) {
-    case activation::none: return "none";
-    case activation::silu: return "silu";
-    case activation::gelu: return "gelu";
+    case activation::none:
+      return "none";
+    case activation::silu:
+      return "silu";
+    case activation::gelu:
+      return "gelu";
   }
   return "unknown";
 }
 
 constexpr std::string_view to_string(gemm_mode m) noexcept {
   switch (m) {
-    case gemm_mode::weight_only: return "weight_only";
-    case gemm_mode::int8_activations: return "int8_activations";
-    case gemm_mode::bf16_activations: return "bf16_activations";
+    case gemm_mode::weight_only:
+      return "weight_only";
+    case gemm_mode::int8_activations:
+      return "int8_activations";
+    case gemm_mode::bf16_activations:
+      return "bf16_activations";
   }
   return "unknown";
 }
@@ -63,7 +69,7 @@ struct gemm_params {
   std::span<const float> bias = {};  ///< empty, or N values added after the output scale
   float output_scale = 1.0f;         ///< multiplies dot(m, n) before the bias
   activation act = activation::none;
-  unsigned threads = 0;              ///< 0: qlite::default_threads()
+  unsigned threads = 0;  ///< 0: qlite::default_threads()
 };
 
 }  // namespace qlite

@@ -79,8 +79,10 @@ struct int4_per_group_format {
   static constexpr std::size_t group_size = G;
   static constexpr bool asymmetric_zero = std::is_same_v<Scheme, asymmetric>;
   static constexpr const char* name() noexcept {
-    if constexpr (asymmetric_zero) return G == 32 ? "int4a_g32" : G == 64 ? "int4a_g64" : "int4a_g128";
-    else return G == 32 ? "int4_g32" : G == 64 ? "int4_g64" : "int4_g128";
+    if constexpr (asymmetric_zero)
+      return G == 32 ? "int4a_g32" : G == 64 ? "int4a_g64" : "int4a_g128";
+    else
+      return G == 32 ? "int4_g32" : G == 64 ? "int4_g64" : "int4_g128";
   }
 };
 /// ggml Q8_0 blocks (34 bytes per 32 weights), values identical to ggml's.
@@ -118,16 +120,16 @@ inline constexpr std::size_t chunk_bytes = 64;
 /// The runtime description every format shares (see the glossary above).
 struct packed_storage {
   weight_kind kind = weight_kind::f32;
-  bool scale_fp16 = false;     ///< scales are fp16 bits (Q formats), else fp32
-  bool asym = false;           ///< per-group zero points (asymmetric int4)
-  std::size_t rows = 0;        ///< N
-  std::size_t cols = 0;        ///< K
-  std::size_t k_padded = 0;    ///< K rounded up to the chunk's k count
-  std::size_t group = 0;       ///< k per scale group (k_padded for per-channel, 0 for floats)
-  std::size_t groups = 0;      ///< groups per row
-  std::size_t panels = 0;      ///< ceil(N / 16)
-  std::size_t panel_bytes = 0; ///< bytes of chunks per panel
-  std::size_t source_bytes = 0;///< size of the source format (e.g. ggml's block bytes)
+  bool scale_fp16 = false;              ///< scales are fp16 bits (Q formats), else fp32
+  bool asym = false;                    ///< per-group zero points (asymmetric int4)
+  std::size_t rows = 0;                 ///< N
+  std::size_t cols = 0;                 ///< K
+  std::size_t k_padded = 0;             ///< K rounded up to the chunk's k count
+  std::size_t group = 0;                ///< k per scale group (k_padded for per-channel, 0 for floats)
+  std::size_t groups = 0;               ///< groups per row
+  std::size_t panels = 0;               ///< ceil(N / 16)
+  std::size_t panel_bytes = 0;          ///< bytes of chunks per panel
+  std::size_t source_bytes = 0;         ///< size of the source format (e.g. ggml's block bytes)
   aligned_buffer<std::uint8_t> data;    ///< panels × panel_bytes
   aligned_buffer<std::uint8_t> scales;  ///< panels × groups × 16 × (2 or 4) bytes
   aligned_buffer<std::uint8_t> zeros;   ///< asym: panels × groups × 16
@@ -137,11 +139,16 @@ struct packed_storage {
   /// k per 64-byte chunk.
   [[nodiscard]] std::size_t chunk_k() const noexcept {
     switch (kind) {
-      case weight_kind::int8: return 4;
-      case weight_kind::int4: return 8;
-      case weight_kind::bf16: return 2;
-      case weight_kind::f16: return 2;  // 32 B per k: two k per cache line
-      case weight_kind::f32: return 1;
+      case weight_kind::int8:
+        return 4;
+      case weight_kind::int4:
+        return 8;
+      case weight_kind::bf16:
+        return 2;
+      case weight_kind::f16:
+        return 2;  // 32 B per k: two k per cache line
+      case weight_kind::f32:
+        return 1;
     }
     return 1;
   }
@@ -160,11 +167,19 @@ inline packed_storage make_storage(weight_kind kind, std::size_t n, std::size_t 
   s.k_padded = round_up(k, s.chunk_k());
   s.panels = (n + panel_rows - 1) / panel_rows;
   switch (kind) {
-    case weight_kind::int8: s.panel_bytes = s.k_padded * panel_rows; break;
-    case weight_kind::int4: s.panel_bytes = s.k_padded * panel_rows / 2; break;
-    case weight_kind::f32: s.panel_bytes = s.k_padded * panel_rows * 4; break;
+    case weight_kind::int8:
+      s.panel_bytes = s.k_padded * panel_rows;
+      break;
+    case weight_kind::int4:
+      s.panel_bytes = s.k_padded * panel_rows / 2;
+      break;
+    case weight_kind::f32:
+      s.panel_bytes = s.k_padded * panel_rows * 4;
+      break;
     case weight_kind::f16:
-    case weight_kind::bf16: s.panel_bytes = s.k_padded * panel_rows * 2; break;
+    case weight_kind::bf16:
+      s.panel_bytes = s.k_padded * panel_rows * 2;
+      break;
   }
   if (kind == weight_kind::int8 || kind == weight_kind::int4) {
     s.group = group == 0 ? s.k_padded : group;
@@ -189,10 +204,13 @@ inline void put_code(packed_storage& s, std::size_t n, std::size_t k, unsigned u
   }
 }
 
-inline void put_scale(packed_storage& s, std::size_t n, std::size_t g, float scale, std::uint16_t bits16) noexcept {
+inline void put_scale(packed_storage& s, std::size_t n, std::size_t g, float scale,
+                      std::uint16_t bits16) noexcept {
   const std::size_t idx = ((n / panel_rows) * s.groups + g) * panel_rows + n % panel_rows;
-  if (s.scale_fp16) std::memcpy(s.scales.data() + idx * 2, &bits16, 2);
-  else std::memcpy(s.scales.data() + idx * 4, &scale, 4);
+  if (s.scale_fp16)
+    std::memcpy(s.scales.data() + idx * 2, &bits16, 2);
+  else
+    std::memcpy(s.scales.data() + idx * 4, &scale, 4);
 }
 
 /// Fills every code of an integer layout with z (the code of 0.0): padding rows and k.
@@ -201,7 +219,9 @@ inline void fill_codes(packed_storage& s, unsigned z) noexcept {
   std::memset(s.data.data(), static_cast<int>(b), s.data.size());
 }
 
-inline std::string shape_text(std::size_t n, std::size_t k) { return std::to_string(n) + " × " + std::to_string(k); }
+inline std::string shape_text(std::size_t n, std::size_t k) {
+  return std::to_string(n) + " × " + std::to_string(k);
+}
 
 }  // namespace detail
 
@@ -233,29 +253,35 @@ class packed_weights {
 /// int4_per_group_format<G, Scheme>. Throws qlite::error (invalid_argument) naming the field
 /// that does not match.
 template <class Format>
-  requires(std::is_same_v<Format, int8_per_channel_format> || detail::is_int4_format_v<Format>)
-packed_weights<Format> prepack(const quantized_tensor& t) {
+requires(std::is_same_v<Format, int8_per_channel_format> ||
+         detail::is_int4_format_v<Format>) packed_weights<Format> prepack(const quantized_tensor& t) {
   constexpr bool is8 = std::is_same_v<Format, int8_per_channel_format>;
   const std::string where = std::string("qlite::prepack<") + Format::name() + ">: ";
   const std::size_t n = t.rows, k = t.cols;
-  if (n == 0 || k == 0) throw error(errc::invalid_argument, where + "empty tensor " + detail::shape_text(n, k));
+  if (n == 0 || k == 0)
+    throw error(errc::invalid_argument, where + "empty tensor " + detail::shape_text(n, k));
   std::size_t group = 0;
   bool asym = false;
   if constexpr (is8) {
-    if (t.bits != 8) throw error(errc::invalid_argument, where + "bits is " + std::to_string(t.bits) + ", expected 8");
+    if (t.bits != 8)
+      throw error(errc::invalid_argument, where + "bits is " + std::to_string(t.bits) + ", expected 8");
     if (t.scheme == scheme_id::asymmetric)
-      throw error(errc::invalid_argument, where + "scheme is asymmetric, expected symmetric or symmetric_narrow");
+      throw error(errc::invalid_argument,
+                  where + "scheme is asymmetric, expected symmetric or symmetric_narrow");
     if (t.granularity == granularity_id::per_group)
-      throw error(errc::invalid_argument, where + "granularity is per_group, expected per_channel or per_tensor");
+      throw error(errc::invalid_argument,
+                  where + "granularity is per_group, expected per_channel or per_tensor");
   } else {
     group = Format::group_size;
     asym = Format::asymmetric_zero;
-    if (t.bits != 4) throw error(errc::invalid_argument, where + "bits is " + std::to_string(t.bits) + ", expected 4");
+    if (t.bits != 4)
+      throw error(errc::invalid_argument, where + "bits is " + std::to_string(t.bits) + ", expected 4");
     if (t.granularity != granularity_id::per_group || t.group_size != group)
-      throw error(errc::invalid_argument, where + "granularity is not per_group<" + std::to_string(group) + ">");
-    if (asym != (t.scheme == scheme_id::asymmetric))
       throw error(errc::invalid_argument,
-                  where + (asym ? "scheme is symmetric, expected asymmetric" : "scheme is asymmetric, expected symmetric"));
+                  where + "granularity is not per_group<" + std::to_string(group) + ">");
+    if (asym != (t.scheme == scheme_id::asymmetric))
+      throw error(errc::invalid_argument, where + (asym ? "scheme is symmetric, expected asymmetric"
+                                                        : "scheme is asymmetric, expected symmetric"));
     if (k % group != 0)
       throw error(errc::invalid_argument, where + "K = " + std::to_string(k) + " is not a multiple of G = " +
                                               std::to_string(group) + " (no tail groups in packed int4)");
@@ -263,12 +289,12 @@ packed_weights<Format> prepack(const quantized_tensor& t) {
   const std::size_t expect_scales = t.granularity == granularity_id::per_tensor ? 1 : n * t.groups_per_row();
   if (t.codes.size() != n * t.row_bytes() || t.scales.size() != expect_scales ||
       (asym && t.zero_points.size() != expect_scales))
-    throw error(errc::invalid_argument, where + "codes/scales/zero_points sizes (" + std::to_string(t.codes.size()) +
-                                            "/" + std::to_string(t.scales.size()) + "/" +
-                                            std::to_string(t.zero_points.size()) + ") do not match " +
-                                            detail::shape_text(n, k));
-  detail::packed_storage s =
-      detail::make_storage(is8 ? detail::weight_kind::int8 : detail::weight_kind::int4, n, k, group, false, asym);
+    throw error(errc::invalid_argument,
+                where + "codes/scales/zero_points sizes (" + std::to_string(t.codes.size()) + "/" +
+                    std::to_string(t.scales.size()) + "/" + std::to_string(t.zero_points.size()) +
+                    ") do not match " + detail::shape_text(n, k));
+  detail::packed_storage s = detail::make_storage(is8 ? detail::weight_kind::int8 : detail::weight_kind::int4,
+                                                  n, k, group, false, asym);
   const unsigned zsym = is8 ? 128U : 8U;
   detail::fill_codes(s, zsym);
   // Symmetric codes are stored offset binary (u = q + 2^(b−1)): exactly the packed code's z.
@@ -278,8 +304,9 @@ packed_weights<Format> prepack(const quantized_tensor& t) {
     for (std::size_t g = 0; g < s.groups; ++g) {
       const std::size_t src = t.group_index(r, is8 ? 0 : g * group);
       detail::put_scale(s, r, g, t.scales[src], 0);
-      if (asym) s.zeros[((r / detail::panel_rows) * s.groups + g) * detail::panel_rows + r % detail::panel_rows] =
-          t.zero_points[src];
+      if (asym)
+        s.zeros[((r / detail::panel_rows) * s.groups + g) * detail::panel_rows + r % detail::panel_rows] =
+            t.zero_points[src];
     }
   s.source_bytes = t.storage_bytes();
   return packed_weights<Format>(std::move(s));
@@ -288,28 +315,34 @@ packed_weights<Format> prepack(const quantized_tensor& t) {
 /// Packs ggml Q8_0 / Q4_0 blocks: N rows of K/32 blocks each, row-major (a GGUF tensor).
 /// Values are exactly ggml's: fp16 scale · q (Q8_0), fp16 scale · (q − 8) (Q4_0).
 template <class Format>
-  requires(std::is_same_v<Format, q8_0_format> || std::is_same_v<Format, q4_0_format>)
-packed_weights<Format> prepack(std::span<const std::conditional_t<std::is_same_v<Format, q8_0_format>, block_q8_0, block_q4_0>> blocks,
-                               std::size_t n, std::size_t k) {
+requires(std::is_same_v<Format, q8_0_format> || std::is_same_v<Format, q4_0_format>)
+    packed_weights<Format> prepack(
+        std::span<const std::conditional_t<std::is_same_v<Format, q8_0_format>, block_q8_0, block_q4_0>>
+            blocks,
+        std::size_t n, std::size_t k) {
   constexpr bool is8 = std::is_same_v<Format, q8_0_format>;
   const std::string where = std::string("qlite::prepack<") + Format::name() + ">: ";
-  if (n == 0 || k == 0) throw error(errc::invalid_argument, where + "empty matrix " + detail::shape_text(n, k));
+  if (n == 0 || k == 0)
+    throw error(errc::invalid_argument, where + "empty matrix " + detail::shape_text(n, k));
   if (k % 32 != 0)
-    throw error(errc::invalid_argument, where + "K = " + std::to_string(k) + " is not a multiple of the block size 32");
+    throw error(errc::invalid_argument,
+                where + "K = " + std::to_string(k) + " is not a multiple of the block size 32");
   const std::size_t per_row = k / 32;
   if (blocks.size() != n * per_row)
     throw error(errc::invalid_argument, where + std::to_string(blocks.size()) + " blocks given, expected " +
                                             std::to_string(n * per_row) + " for " + detail::shape_text(n, k));
-  detail::packed_storage s =
-      detail::make_storage(is8 ? detail::weight_kind::int8 : detail::weight_kind::int4, n, k, 32, true, false);
+  detail::packed_storage s = detail::make_storage(is8 ? detail::weight_kind::int8 : detail::weight_kind::int4,
+                                                  n, k, 32, true, false);
   detail::fill_codes(s, is8 ? 128U : 8U);
   for (std::size_t r = 0; r < n; ++r)
     for (std::size_t b = 0; b < per_row; ++b) {
       const auto& blk = blocks[r * per_row + b];
       for (std::size_t j = 0; j < 32; ++j) {
         unsigned u = 0;
-        if constexpr (is8) u = static_cast<unsigned>(blk.quants[j] + 128);  // s8 → offset binary
-        else u = j < 16 ? (blk.quants[j] & 0x0FU) : (blk.quants[j - 16] >> 4);
+        if constexpr (is8)
+          u = static_cast<unsigned>(blk.quants[j] + 128);  // s8 → offset binary
+        else
+          u = j < 16 ? (blk.quants[j] & 0x0FU) : (blk.quants[j - 16] >> 4);
         detail::put_code(s, r, b * 32 + j, u);
       }
       detail::put_scale(s, r, b, 0.0f, blk.scale);
@@ -320,12 +353,12 @@ packed_weights<Format> prepack(std::span<const std::conditional_t<std::is_same_v
 
 /// Packs an fp32 matrix as fp32, bf16 or fp16 (rounding to nearest even for the halves).
 template <class Format>
-  requires(std::is_same_v<Format, fp32_format> || std::is_same_v<Format, bf16_format> ||
-           std::is_same_v<Format, fp16_format>)
-packed_weights<Format> prepack(matrix_view<const float> w) {
+requires(std::is_same_v<Format, fp32_format> || std::is_same_v<Format, bf16_format> ||
+         std::is_same_v<Format, fp16_format>) packed_weights<Format> prepack(matrix_view<const float> w) {
   const std::string where = std::string("qlite::prepack<") + Format::name() + ">: ";
   const std::size_t n = w.rows(), k = w.cols();
-  if (n == 0 || k == 0) throw error(errc::invalid_argument, where + "empty matrix " + detail::shape_text(n, k));
+  if (n == 0 || k == 0)
+    throw error(errc::invalid_argument, where + "empty matrix " + detail::shape_text(n, k));
   using detail::weight_kind;
   constexpr weight_kind kind = std::is_same_v<Format, fp32_format>   ? weight_kind::f32
                                : std::is_same_v<Format, bf16_format> ? weight_kind::bf16
@@ -353,20 +386,22 @@ packed_weights<Format> prepack(matrix_view<const float> w) {
 
 /// Packs a matrix already in bf16 / fp16 (the bits are kept).
 template <class Format>
-  requires(std::is_same_v<Format, bf16_format> || std::is_same_v<Format, fp16_format>)
-packed_weights<Format> prepack(matrix_view<const std::uint16_t> bits) {
+requires(std::is_same_v<Format, bf16_format> || std::is_same_v<Format, fp16_format>)
+    packed_weights<Format> prepack(matrix_view<const std::uint16_t> bits) {
   const std::string where = std::string("qlite::prepack<") + Format::name() + ">: ";
   const std::size_t n = bits.rows(), k = bits.cols();
-  if (n == 0 || k == 0) throw error(errc::invalid_argument, where + "empty matrix " + detail::shape_text(n, k));
+  if (n == 0 || k == 0)
+    throw error(errc::invalid_argument, where + "empty matrix " + detail::shape_text(n, k));
   constexpr bool isbf = std::is_same_v<Format, bf16_format>;
-  detail::packed_storage s =
-      detail::make_storage(isbf ? detail::weight_kind::bf16 : detail::weight_kind::f16, n, k, 0, false, false);
+  detail::packed_storage s = detail::make_storage(isbf ? detail::weight_kind::bf16 : detail::weight_kind::f16,
+                                                  n, k, 0, false, false);
   for (std::size_t r = 0; r < n; ++r) {
     const std::size_t p = r / detail::panel_rows, l = r % detail::panel_rows;
     std::uint8_t* panel = s.data.data() + p * s.panel_bytes;
     for (std::size_t c = 0; c < k; ++c) {
       const std::uint16_t h = bits(r, c);
-      const std::size_t off = isbf ? ((c / 2) * detail::panel_rows + l) * 4 + (c % 2) * 2 : (c * detail::panel_rows + l) * 2;
+      const std::size_t off =
+          isbf ? ((c / 2) * detail::panel_rows + l) * 4 + (c % 2) * 2 : (c * detail::panel_rows + l) * 2;
       std::memcpy(panel + off, &h, 2);
     }
   }

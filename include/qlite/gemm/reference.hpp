@@ -62,8 +62,8 @@ struct gemm_args {
   std::size_t m = 0;
   const float* x = nullptr;  ///< weight_only: M rows of ≥ k_padded readable floats (pad = 0)
   std::size_t ldx = 0;
-  const std::int8_t* xq = nullptr;  ///< int8_activations: M × k_padded codes (pad = 0)
-  const float* x_scale = nullptr;   ///< M row scales
+  const std::int8_t* xq = nullptr;       ///< int8_activations: M × k_padded codes (pad = 0)
+  const float* x_scale = nullptr;        ///< M row scales
   const std::int32_t* x_gsum = nullptr;  ///< M × groups sums of the codes per weight group
   const std::uint16_t* xb = nullptr;     ///< bf16_activations: M × k_padded bf16 bits (pad = 0)
   float* y = nullptr;
@@ -124,16 +124,20 @@ inline float ref_weight(const gemm_args& a, std::size_t p, std::size_t l, std::s
       std::memcpy(&h, panel + ((k / 2) * panel_rows + l) * 4 + (k % 2) * 2, 2);
       return std::bit_cast<float>(bf16_bits_to_fp32_bits<Tag>(h));
     }
-    default: return 0.0f;
+    default:
+      return 0.0f;
   }
 }
 
 template <class Tag>
 inline float ref_activation(activation act, float t) noexcept {
   switch (act) {
-    case activation::none: return t;
-    case activation::silu: return t / (1.0f + std::exp(-t));
-    case activation::gelu: return 0.5f * t * (1.0f + std::erf(t * 0.70710678118654752f));
+    case activation::none:
+      return t;
+    case activation::silu:
+      return t / (1.0f + std::exp(-t));
+    case activation::gelu:
+      return 0.5f * t * (1.0f + std::erf(t * 0.70710678118654752f));
   }
   return t;
 }
@@ -174,12 +178,13 @@ void quantize_activations(const float* x, std::size_t ldx, std::size_t m, std::s
 
 /// M rows of x to bf16 bits, nearest even, padded with zeros to k_padded.
 template <class Tag>
-void round_activations_bf16(const float* x, std::size_t ldx, std::size_t m, std::size_t k, std::size_t k_padded,
-                            std::uint16_t* xb) noexcept {
+void round_activations_bf16(const float* x, std::size_t ldx, std::size_t m, std::size_t k,
+                            std::size_t k_padded, std::uint16_t* xb) noexcept {
   for (std::size_t r = 0; r < m; ++r)
     for (std::size_t c = 0; c < k_padded; ++c)
       xb[r * k_padded + c] =
-          c < k ? qlite::detail::fp32_bits_to_bf16_bits<Tag>(std::bit_cast<std::uint32_t>(x[r * ldx + c])) : 0;
+          c < k ? qlite::detail::fp32_bits_to_bf16_bits<Tag>(std::bit_cast<std::uint32_t>(x[r * ldx + c]))
+                : 0;
 }
 
 /// Output rows of panels [p0, p1) for every m, exactly as the file comment defines.
@@ -200,9 +205,10 @@ void gemm_panels(const gemm_args& a, std::size_t p0, std::size_t p1) noexcept {
             const int z = qlite::detail::ref_zero<Tag>(a, p, g, l);
             std::int64_t d = 0;
             for (std::size_t k = g * a.group; k < (g + 1) * a.group; ++k)
-              d += static_cast<std::int64_t>(static_cast<int>(qlite::detail::ref_code<Tag>(a, p, l, k)) - z) * xq[k];
-            acc = std::fma(static_cast<float>(static_cast<std::int32_t>(d)), qlite::detail::ref_scale<Tag>(a, p, g, l),
-                           acc);
+              d += static_cast<std::int64_t>(static_cast<int>(qlite::detail::ref_code<Tag>(a, p, l, k)) - z) *
+                   xq[k];
+            acc = std::fma(static_cast<float>(static_cast<std::int32_t>(d)),
+                           qlite::detail::ref_scale<Tag>(a, p, g, l), acc);
           }
           acc = acc * a.x_scale[m];
         } else if (integer) {
@@ -211,7 +217,8 @@ void gemm_panels(const gemm_args& a, std::size_t p0, std::size_t p1) noexcept {
             const int z = qlite::detail::ref_zero<Tag>(a, p, g, l);
             float s = 0.0f;
             for (std::size_t k = g * a.group; k < (g + 1) * a.group; ++k)
-              s = std::fma(static_cast<float>(static_cast<int>(qlite::detail::ref_code<Tag>(a, p, l, k)) - z), x[k], s);
+              s = std::fma(static_cast<float>(static_cast<int>(qlite::detail::ref_code<Tag>(a, p, l, k)) - z),
+                           x[k], s);
             acc = std::fma(s, qlite::detail::ref_scale<Tag>(a, p, g, l), acc);
           }
         } else if (a.mode == gemm_mode::bf16_activations) {
@@ -224,7 +231,8 @@ void gemm_panels(const gemm_args& a, std::size_t p0, std::size_t p1) noexcept {
           }
         } else {
           const float* x = a.x + m * a.ldx;
-          for (std::size_t k = 0; k < a.k_padded; ++k) acc = std::fma(qlite::detail::ref_weight<Tag>(a, p, l, k), x[k], acc);
+          for (std::size_t k = 0; k < a.k_padded; ++k)
+            acc = std::fma(qlite::detail::ref_weight<Tag>(a, p, l, k), x[k], acc);
         }
         float t = acc * a.output_scale;
         if (a.bias) t = t + a.bias[n];
@@ -253,24 +261,27 @@ inline gemm_call make_gemm_call(matrix_view<const float> x, const packed_storage
                                 const gemm_params& p, const char* format_name) {
   const std::string where = std::string("qlite::gemm<") + format_name + ">: ";
   if (x.cols() != w.cols)
-    throw error(errc::invalid_argument, where + "x has " + std::to_string(x.cols()) + " columns, expected K = " +
-                                            std::to_string(w.cols));
+    throw error(errc::invalid_argument, where + "x has " + std::to_string(x.cols()) +
+                                            " columns, expected K = " + std::to_string(w.cols));
   if (y.rows() != x.rows() || y.cols() != w.rows)
-    throw error(errc::invalid_argument, where + "y is " + shape_text(y.rows(), y.cols()) + ", expected M × N = " +
-                                            shape_text(x.rows(), w.rows));
+    throw error(errc::invalid_argument, where + "y is " + shape_text(y.rows(), y.cols()) +
+                                            ", expected M × N = " + shape_text(x.rows(), w.rows));
   if (!p.bias.empty() && p.bias.size() != w.rows)
-    throw error(errc::invalid_argument, where + "bias has " + std::to_string(p.bias.size()) + " values, expected N = " +
-                                            std::to_string(w.rows));
+    throw error(errc::invalid_argument, where + "bias has " + std::to_string(p.bias.size()) +
+                                            " values, expected N = " + std::to_string(w.rows));
   const bool integer = w.kind == weight_kind::int8 || w.kind == weight_kind::int4;
   if (p.mode == gemm_mode::int8_activations && !integer)
-    throw error(errc::unsupported, where + "int8_activations needs an integer weight format (int8, int4, Q8_0, Q4_0)");
+    throw error(errc::unsupported,
+                where + "int8_activations needs an integer weight format (int8, int4, Q8_0, Q4_0)");
   if (p.mode == gemm_mode::bf16_activations && w.kind != weight_kind::bf16)
     throw error(errc::unsupported, where + "bf16_activations needs bf16 weights");
-  if (w.data.size() == 0) throw error(errc::invalid_argument, where + "packed weights are empty (moved from?)");
+  if (w.data.size() == 0)
+    throw error(errc::invalid_argument, where + "packed weights are empty (moved from?)");
   // Σ u·x of one group must fit int32: 255 · 127 · K < 2^31 (int8 codes); int4 has 16× room.
   if (p.mode == gemm_mode::int8_activations && w.group > (w.kind == weight_kind::int8 ? 65536U : 1048576U))
-    throw error(errc::unsupported, where + "a weight group of " + std::to_string(w.group) +
-                                       " k would overflow the int32 accumulators of int8_activations (max 65536)");
+    throw error(errc::unsupported,
+                where + "a weight group of " + std::to_string(w.group) +
+                    " k would overflow the int32 accumulators of int8_activations (max 65536)");
   gemm_call c;
   gemm_args& a = c.args;
   a.kind = w.kind;
@@ -300,7 +311,8 @@ inline gemm_call make_gemm_call(matrix_view<const float> x, const packed_storage
       a.ldx = x.stride();
     } else {  // pad each row with zeros to whole chunks
       c.x_staged = aligned_buffer<float>(m * kp);
-      for (std::size_t r = 0; r < m; ++r) std::memcpy(c.x_staged.data() + r * kp, &x(r, 0), w.cols * sizeof(float));
+      for (std::size_t r = 0; r < m; ++r)
+        std::memcpy(c.x_staged.data() + r * kp, &x(r, 0), w.cols * sizeof(float));
       a.x = c.x_staged.data();
       a.ldx = kp;
     }
@@ -330,7 +342,7 @@ void gemm(matrix_view<const float> x, const packed_weights<Format>& w, matrix_vi
   const auto& s = w.storage();
   if (params.mode == gemm_mode::int8_activations)
     detail::quantize_activations<void>(x.data(), x.stride(), x.rows(), s.cols, s.k_padded, s.group,
-                                                  c.xq.data(), c.x_scale.data(), c.x_gsum.data());
+                                       c.xq.data(), c.x_scale.data(), c.x_gsum.data());
   else if (params.mode == gemm_mode::bf16_activations)
     detail::round_activations_bf16<void>(x.data(), x.stride(), x.rows(), s.cols, s.k_padded, c.xb.data());
   detail::gemm_panels<void>(c.args, 0, s.panels);

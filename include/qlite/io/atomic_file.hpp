@@ -45,8 +45,7 @@ class atomic_file {
  public:
   explicit atomic_file(std::string path, write_options options = {}) : path_(std::move(path)) {
     if (is_mapped(path_)) {
-      throw error(errc::invalid_argument,
-                  path_ + ": refusing to overwrite a file that is open as an input");
+      throw error(errc::invalid_argument, path_ + ": refusing to overwrite a file that is open as an input");
     }
     std::error_code ec;
     if (!options.overwrite && std::filesystem::exists(path_, ec)) {
@@ -95,8 +94,8 @@ class atomic_file {
   void pad_to(std::uint64_t alignment) {
     static constexpr char zeros[64] = {};
     while (written_ % alignment != 0) {
-      const auto n = static_cast<std::size_t>(
-          std::min<std::uint64_t>(alignment - written_ % alignment, sizeof zeros));
+      const auto n =
+          static_cast<std::size_t>(std::min<std::uint64_t>(alignment - written_ % alignment, sizeof zeros));
       write(zeros, n);
     }
   }
@@ -114,8 +113,7 @@ class atomic_file {
     file_ = nullptr;
     if (rc != 0) fail_errno("close failed for", errno);
     if (is_mapped(path_)) {  // mapped since construction: still refuse
-      throw error(errc::invalid_argument,
-                  path_ + ": refusing to overwrite a file that is open as an input");
+      throw error(errc::invalid_argument, path_ + ": refusing to overwrite a file that is open as an input");
     }
     if (std::rename(tmp_.c_str(), path_.c_str()) != 0) fail_errno("cannot rename into", errno);
     committed_ = true;

@@ -36,8 +36,8 @@ static_assert(std::endian::native == std::endian::little,
               "qlite's file readers and writers support little-endian hosts only");
 
 /// "<file>: offset <n>: <field>: <message>" as a qlite::error(errc::format).
-[[noreturn]] inline void format_error(std::string_view file, std::uint64_t offset,
-                                      std::string_view field, std::string_view message) {
+[[noreturn]] inline void format_error(std::string_view file, std::uint64_t offset, std::string_view field,
+                                      std::string_view message) {
   std::string m;
   m.reserve(file.size() + field.size() + message.size() + 40);
   m.append(file).append(": offset ").append(std::to_string(offset)).append(": ");
@@ -68,8 +68,7 @@ inline std::uint64_t checked_add(std::uint64_t a, std::uint64_t b, std::string_v
 /// Sequential, bounds-checked reader over a byte span.
 class byte_reader {
  public:
-  byte_reader(std::span<const std::byte> data, std::string_view file) noexcept
-      : data_(data), file_(file) {}
+  byte_reader(std::span<const std::byte> data, std::string_view file) noexcept : data_(data), file_(file) {}
 
   [[nodiscard]] std::uint64_t offset() const noexcept { return pos_; }
   [[nodiscard]] std::uint64_t remaining() const noexcept { return data_.size() - pos_; }
@@ -79,8 +78,8 @@ class byte_reader {
   /// Moves to an absolute offset ≤ size().
   void seek(std::uint64_t offset, std::string_view field) {
     if (offset > data_.size()) {
-      fail(field, "expected an offset within the file of " + std::to_string(data_.size()) +
-                      " bytes, found " + std::to_string(offset));
+      fail(field, "expected an offset within the file of " + std::to_string(data_.size()) + " bytes, found " +
+                      std::to_string(offset));
     }
     pos_ = offset;
   }
@@ -113,8 +112,8 @@ class byte_reader {
   /// Throws unless n more bytes are available.
   void need(std::uint64_t n, std::string_view field) const {
     if (n > remaining()) {
-      fail(field, "expected " + std::to_string(n) + " more bytes, found " +
-                      std::to_string(remaining()) + " before the end of the file");
+      fail(field, "expected " + std::to_string(n) + " more bytes, found " + std::to_string(remaining()) +
+                      " before the end of the file");
     }
   }
 
@@ -123,8 +122,7 @@ class byte_reader {
     format_error(file_, pos_, field, message);
   }
   /// Throws a format error at a given offset.
-  [[noreturn]] void fail_at(std::uint64_t offset, std::string_view field,
-                            std::string_view message) const {
+  [[noreturn]] void fail_at(std::uint64_t offset, std::string_view field, std::string_view message) const {
     format_error(file_, offset, field, message);
   }
 

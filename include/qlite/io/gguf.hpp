@@ -77,11 +77,38 @@ namespace qlite {
 
 /// ggml's tensor types (enum ggml_type values; removed ids are absent).
 enum class ggml_type : std::uint32_t {
-  f32 = 0, f16 = 1, q4_0 = 2, q4_1 = 3, q5_0 = 6, q5_1 = 7, q8_0 = 8, q8_1 = 9,
-  q2_k = 10, q3_k = 11, q4_k = 12, q5_k = 13, q6_k = 14, q8_k = 15,
-  iq2_xxs = 16, iq2_xs = 17, iq3_xxs = 18, iq1_s = 19, iq4_nl = 20, iq3_s = 21, iq2_s = 22,
-  iq4_xs = 23, i8 = 24, i16 = 25, i32 = 26, i64 = 27, f64 = 28, iq1_m = 29, bf16 = 30,
-  tq1_0 = 34, tq2_0 = 35, mxfp4 = 39,
+  f32 = 0,
+  f16 = 1,
+  q4_0 = 2,
+  q4_1 = 3,
+  q5_0 = 6,
+  q5_1 = 7,
+  q8_0 = 8,
+  q8_1 = 9,
+  q2_k = 10,
+  q3_k = 11,
+  q4_k = 12,
+  q5_k = 13,
+  q6_k = 14,
+  q8_k = 15,
+  iq2_xxs = 16,
+  iq2_xs = 17,
+  iq3_xxs = 18,
+  iq1_s = 19,
+  iq4_nl = 20,
+  iq3_s = 21,
+  iq2_s = 22,
+  iq4_xs = 23,
+  i8 = 24,
+  i16 = 25,
+  i32 = 26,
+  i64 = 27,
+  f64 = 28,
+  iq1_m = 29,
+  bf16 = 30,
+  tq1_0 = 34,
+  tq2_0 = 35,
+  mxfp4 = 39,
 };
 
 /// Name, block size and bytes per block of a ggml type.
@@ -94,39 +121,72 @@ struct ggml_type_info {
 /// Facts about a ggml type id, or nullopt for an id qlite does not know.
 constexpr std::optional<ggml_type_info> ggml_type_traits(std::uint32_t id) noexcept {
   switch (id) {
-    case 0: return ggml_type_info{"f32", 1, 4};
-    case 1: return ggml_type_info{"f16", 1, 2};
-    case 2: return ggml_type_info{"q4_0", 32, 18};
-    case 3: return ggml_type_info{"q4_1", 32, 20};
-    case 6: return ggml_type_info{"q5_0", 32, 22};
-    case 7: return ggml_type_info{"q5_1", 32, 24};
-    case 8: return ggml_type_info{"q8_0", 32, 34};
-    case 9: return ggml_type_info{"q8_1", 32, 36};
-    case 10: return ggml_type_info{"q2_K", 256, 84};
-    case 11: return ggml_type_info{"q3_K", 256, 110};
-    case 12: return ggml_type_info{"q4_K", 256, 144};
-    case 13: return ggml_type_info{"q5_K", 256, 176};
-    case 14: return ggml_type_info{"q6_K", 256, 210};
-    case 15: return ggml_type_info{"q8_K", 256, 292};
-    case 16: return ggml_type_info{"iq2_xxs", 256, 66};
-    case 17: return ggml_type_info{"iq2_xs", 256, 74};
-    case 18: return ggml_type_info{"iq3_xxs", 256, 98};
-    case 19: return ggml_type_info{"iq1_s", 256, 50};
-    case 20: return ggml_type_info{"iq4_nl", 32, 18};
-    case 21: return ggml_type_info{"iq3_s", 256, 110};
-    case 22: return ggml_type_info{"iq2_s", 256, 82};
-    case 23: return ggml_type_info{"iq4_xs", 256, 136};
-    case 24: return ggml_type_info{"i8", 1, 1};
-    case 25: return ggml_type_info{"i16", 1, 2};
-    case 26: return ggml_type_info{"i32", 1, 4};
-    case 27: return ggml_type_info{"i64", 1, 8};
-    case 28: return ggml_type_info{"f64", 1, 8};
-    case 29: return ggml_type_info{"iq1_m", 256, 56};
-    case 30: return ggml_type_info{"bf16", 1, 2};
-    case 34: return ggml_type_info{"tq1_0", 256, 54};
-    case 35: return ggml_type_info{"tq2_0", 256, 66};
-    case 39: return ggml_type_info{"mxfp4", 32, 17};
-    default: return std::nullopt;
+    case 0:
+      return ggml_type_info{"f32", 1, 4};
+    case 1:
+      return ggml_type_info{"f16", 1, 2};
+    case 2:
+      return ggml_type_info{"q4_0", 32, 18};
+    case 3:
+      return ggml_type_info{"q4_1", 32, 20};
+    case 6:
+      return ggml_type_info{"q5_0", 32, 22};
+    case 7:
+      return ggml_type_info{"q5_1", 32, 24};
+    case 8:
+      return ggml_type_info{"q8_0", 32, 34};
+    case 9:
+      return ggml_type_info{"q8_1", 32, 36};
+    case 10:
+      return ggml_type_info{"q2_K", 256, 84};
+    case 11:
+      return ggml_type_info{"q3_K", 256, 110};
+    case 12:
+      return ggml_type_info{"q4_K", 256, 144};
+    case 13:
+      return ggml_type_info{"q5_K", 256, 176};
+    case 14:
+      return ggml_type_info{"q6_K", 256, 210};
+    case 15:
+      return ggml_type_info{"q8_K", 256, 292};
+    case 16:
+      return ggml_type_info{"iq2_xxs", 256, 66};
+    case 17:
+      return ggml_type_info{"iq2_xs", 256, 74};
+    case 18:
+      return ggml_type_info{"iq3_xxs", 256, 98};
+    case 19:
+      return ggml_type_info{"iq1_s", 256, 50};
+    case 20:
+      return ggml_type_info{"iq4_nl", 32, 18};
+    case 21:
+      return ggml_type_info{"iq3_s", 256, 110};
+    case 22:
+      return ggml_type_info{"iq2_s", 256, 82};
+    case 23:
+      return ggml_type_info{"iq4_xs", 256, 136};
+    case 24:
+      return ggml_type_info{"i8", 1, 1};
+    case 25:
+      return ggml_type_info{"i16", 1, 2};
+    case 26:
+      return ggml_type_info{"i32", 1, 4};
+    case 27:
+      return ggml_type_info{"i64", 1, 8};
+    case 28:
+      return ggml_type_info{"f64", 1, 8};
+    case 29:
+      return ggml_type_info{"iq1_m", 256, 56};
+    case 30:
+      return ggml_type_info{"bf16", 1, 2};
+    case 34:
+      return ggml_type_info{"tq1_0", 256, 54};
+    case 35:
+      return ggml_type_info{"tq2_0", 256, 66};
+    case 39:
+      return ggml_type_info{"mxfp4", 32, 17};
+    default:
+      return std::nullopt;
   }
 }
 constexpr std::optional<ggml_type_info> ggml_type_traits(ggml_type t) noexcept {
@@ -140,12 +200,23 @@ static_assert(ggml_type_traits(ggml_type::q6_k)->type_size == block_traits<block
 
 /// The type of a GGUF metadata value (the u32 written before it).
 enum class gguf_type : std::uint32_t {
-  u8 = 0, i8 = 1, u16 = 2, i16 = 3, u32 = 4, i32 = 5, f32 = 6, boolean = 7,
-  string = 8, array = 9, u64 = 10, i64 = 11, f64 = 12,
+  u8 = 0,
+  i8 = 1,
+  u16 = 2,
+  i16 = 3,
+  u32 = 4,
+  i32 = 5,
+  f32 = 6,
+  boolean = 7,
+  string = 8,
+  array = 9,
+  u64 = 10,
+  i64 = 11,
+  f64 = 12,
 };
 
 constexpr std::string_view to_string(gguf_type t) noexcept {
-  constexpr std::string_view names[] = {"u8", "i8", "u16", "i16", "u32", "i32", "f32",
+  constexpr std::string_view names[] = {"u8",   "i8",     "u16",   "i16", "u32", "i32", "f32",
                                         "bool", "string", "array", "u64", "i64", "f64"};
   const auto i = static_cast<std::uint32_t>(t);
   return i < 13 ? names[i] : std::string_view("unknown");
@@ -156,11 +227,23 @@ class gguf_value;
 /// Bytes per element of a scalar GGUF type (0 for string and array).
 constexpr std::size_t gguf_scalar_size(gguf_type t) noexcept {
   switch (t) {
-    case gguf_type::u8: case gguf_type::i8: case gguf_type::boolean: return 1;
-    case gguf_type::u16: case gguf_type::i16: return 2;
-    case gguf_type::u32: case gguf_type::i32: case gguf_type::f32: return 4;
-    case gguf_type::u64: case gguf_type::i64: case gguf_type::f64: return 8;
-    default: return 0;
+    case gguf_type::u8:
+    case gguf_type::i8:
+    case gguf_type::boolean:
+      return 1;
+    case gguf_type::u16:
+    case gguf_type::i16:
+      return 2;
+    case gguf_type::u32:
+    case gguf_type::i32:
+    case gguf_type::f32:
+      return 4;
+    case gguf_type::u64:
+    case gguf_type::i64:
+    case gguf_type::f64:
+      return 8;
+    default:
+      return 0;
   }
 }
 
@@ -186,14 +269,15 @@ struct gguf_array {
 /// One metadata value. The variant's alternative index equals the gguf_type value.
 class gguf_value {
  public:
-  using storage = std::variant<std::uint8_t, std::int8_t, std::uint16_t, std::int16_t, std::uint32_t,
-                               std::int32_t, float, bool, std::string, gguf_array, std::uint64_t,
-                               std::int64_t, double>;
+  using storage =
+      std::variant<std::uint8_t, std::int8_t, std::uint16_t, std::int16_t, std::uint32_t, std::int32_t, float,
+                   bool, std::string, gguf_array, std::uint64_t, std::int64_t, double>;
 
   gguf_value() = default;
   template <class T>
-    requires std::is_constructible_v<storage, T&&> && (!std::is_same_v<std::decay_t<T>, const char*>)
-  gguf_value(T&& v) : v_(std::forward<T>(v)) {}  // NOLINT: implicit by design
+  requires std::is_constructible_v<storage, T&&> &&
+      (!std::is_same_v<std::decay_t<T>, const char*>)gguf_value(T&& v)
+      : v_(std::forward<T>(v)) {}  // NOLINT: implicit by design
   gguf_value(const char* s) : v_(std::string(s)) {}
 
   /// An array value from a vector of numbers, bools or strings.
@@ -237,7 +321,7 @@ struct gguf_tensor_info {
   ggml_type type = ggml_type::f32;
   std::uint32_t n_dims = 0;
   std::array<std::uint64_t, 4> ne{1, 1, 1, 1};  ///< ne[0] = contiguous dimension
-  std::uint64_t offset = 0;                      ///< relative to the data section
+  std::uint64_t offset = 0;                     ///< relative to the data section
   std::uint64_t n_elements = 0;
   std::uint64_t n_bytes = 0;
   std::uint64_t info_offset = 0;  ///< where this entry starts in the file (for messages)
@@ -260,25 +344,43 @@ inline constexpr int gguf_max_depth = 8;
 
 inline std::uint64_t gguf_min_value_size(std::uint32_t t) noexcept {
   switch (t) {
-    case 0: case 1: case 7: return 1;
-    case 2: case 3: return 2;
-    case 4: case 5: case 6: return 4;
-    case 8: return 8;
-    case 9: return 12;
-    default: return 8;
+    case 0:
+    case 1:
+    case 7:
+      return 1;
+    case 2:
+    case 3:
+      return 2;
+    case 4:
+    case 5:
+    case 6:
+      return 4;
+    case 8:
+      return 8;
+    case 9:
+      return 12;
+    default:
+      return 8;
   }
 }
 
 inline gguf_value gguf_read_value(byte_reader& r, std::uint32_t type, const std::string& field, int depth) {
   const std::uint64_t at = r.offset();
   switch (type) {
-    case 0: return r.read<std::uint8_t>(field);
-    case 1: return r.read<std::int8_t>(field);
-    case 2: return r.read<std::uint16_t>(field);
-    case 3: return r.read<std::int16_t>(field);
-    case 4: return r.read<std::uint32_t>(field);
-    case 5: return r.read<std::int32_t>(field);
-    case 6: return r.read<float>(field);
+    case 0:
+      return r.read<std::uint8_t>(field);
+    case 1:
+      return r.read<std::int8_t>(field);
+    case 2:
+      return r.read<std::uint16_t>(field);
+    case 3:
+      return r.read<std::int16_t>(field);
+    case 4:
+      return r.read<std::uint32_t>(field);
+    case 5:
+      return r.read<std::int32_t>(field);
+    case 6:
+      return r.read<float>(field);
     case 7: {
       const auto b = r.read<std::uint8_t>(field);
       if (b > 1) r.fail_at(at, field, "expected a bool (0 or 1), found " + std::to_string(b));
@@ -293,7 +395,8 @@ inline gguf_value gguf_read_value(byte_reader& r, std::uint32_t type, const std:
         r.fail_at(at, field, "expected arrays nested at most " + std::to_string(gguf_max_depth) + " deep");
       }
       const auto et = r.read<std::uint32_t>(field + ".element_type");
-      if (et > 12) r.fail_at(at, field + ".element_type", "expected a value type 0..12, found " + std::to_string(et));
+      if (et > 12)
+        r.fail_at(at, field + ".element_type", "expected a value type 0..12, found " + std::to_string(et));
       const std::uint64_t count_at = r.offset();
       const auto count = r.read<std::uint64_t>(field + ".count");
       if (count > r.remaining() / gguf_min_value_size(et)) {
@@ -324,15 +427,19 @@ inline gguf_value gguf_read_value(byte_reader& r, std::uint32_t type, const std:
       }
       return gguf_value(std::move(a));
     }
-    case 10: return r.read<std::uint64_t>(field);
-    case 11: return r.read<std::int64_t>(field);
-    case 12: return r.read<double>(field);
+    case 10:
+      return r.read<std::uint64_t>(field);
+    case 11:
+      return r.read<std::int64_t>(field);
+    case 12:
+      return r.read<double>(field);
     default:
       r.fail_at(at, field, "expected a value type 0..12, found " + std::to_string(type));
   }
 }
 
-inline std::uint64_t align_up(std::uint64_t v, std::uint64_t a, std::string_view file, std::string_view field) {
+inline std::uint64_t align_up(std::uint64_t v, std::uint64_t a, std::string_view file,
+                              std::string_view field) {
   const std::uint64_t r = v % a;
   return r == 0 ? v : checked_add(v, a - r, file, v, field);
 }
@@ -371,7 +478,9 @@ class gguf_file {
   [[nodiscard]] const std::string& name() const noexcept { return name_; }
 
   /// All metadata, in file order.
-  [[nodiscard]] const std::vector<std::pair<std::string, gguf_value>>& metadata() const noexcept { return kv_; }
+  [[nodiscard]] const std::vector<std::pair<std::string, gguf_value>>& metadata() const noexcept {
+    return kv_;
+  }
   /// The value of `key`, or nullptr.
   [[nodiscard]] const gguf_value* find(std::string_view key) const {
     const auto it = kv_index_.find(std::string(key));
@@ -381,7 +490,8 @@ class gguf_file {
   template <class T>
   [[nodiscard]] const T& get(std::string_view key) const {
     const gguf_value* v = find(key);
-    if (v == nullptr) throw error(errc::format, name_ + ": metadata key '" + std::string(key) + "' is missing");
+    if (v == nullptr)
+      throw error(errc::format, name_ + ": metadata key '" + std::string(key) + "' is missing");
     const T* p = v->get_if<T>();
     if (p == nullptr) {
       throw error(errc::format, name_ + ": metadata key '" + std::string(key) + "': expected type " +
@@ -424,7 +534,8 @@ class gguf_file {
 
   /// The raw bytes of a tensor (validated to lie inside the file).
   [[nodiscard]] std::span<const std::byte> tensor_data(const gguf_tensor_info& t) const noexcept {
-    return bytes_.subspan(static_cast<std::size_t>(data_offset_ + t.offset), static_cast<std::size_t>(t.n_bytes));
+    return bytes_.subspan(static_cast<std::size_t>(data_offset_ + t.offset),
+                          static_cast<std::size_t>(t.n_bytes));
   }
 
   /// An F32 tensor viewed in place; throws if the type is not F32 or the data is not 4-byte aligned.
@@ -435,7 +546,8 @@ class gguf_file {
     }
     const auto d = tensor_data(t);
     if (reinterpret_cast<std::uintptr_t>(d.data()) % alignof(float) != 0) {
-      throw error(errc::unsupported, name_ + ": tensor '" + t.name + "' data is not 4-byte aligned; use dequantize()");
+      throw error(errc::unsupported,
+                  name_ + ": tensor '" + t.name + "' data is not 4-byte aligned; use dequantize()");
     }
     return {reinterpret_cast<const float*>(d.data()), static_cast<std::size_t>(t.n_elements)};
   }
@@ -443,8 +555,9 @@ class gguf_file {
   /// Converts a tensor to fp32 into `out` (out.size() == n_elements).
   void dequantize(const gguf_tensor_info& t, std::span<float> out) const {
     if (out.size() != t.n_elements) {
-      throw error(errc::invalid_argument, name_ + ": tensor '" + t.name + "' has " + std::to_string(t.n_elements) +
-                                              " elements, output holds " + std::to_string(out.size()));
+      throw error(errc::invalid_argument, name_ + ": tensor '" + t.name + "' has " +
+                                              std::to_string(t.n_elements) + " elements, output holds " +
+                                              std::to_string(out.size()));
     }
     const auto data = tensor_data(t);
     const auto n = static_cast<std::size_t>(t.ne[0]);
@@ -455,7 +568,9 @@ class gguf_file {
       const std::byte* src = data.data() + r * row_bytes;
       float* dst = out.data() + r * n;
       switch (t.type) {
-        case ggml_type::f32: std::memcpy(dst, src, n * 4); break;
+        case ggml_type::f32:
+          std::memcpy(dst, src, n * 4);
+          break;
         case ggml_type::f16:
         case ggml_type::bf16:
           for (std::size_t i = 0; i < n; ++i) {
@@ -464,14 +579,25 @@ class gguf_file {
             dst[i] = t.type == ggml_type::f16 ? ref::fp16_bits_to_fp32(h) : ref::bf16_bits_to_fp32(h);
           }
           break;
-        case ggml_type::q8_0: detail::dequantize_blocks<block_q8_0>(src, n, dst); break;
-        case ggml_type::q4_0: detail::dequantize_blocks<block_q4_0>(src, n, dst); break;
-        case ggml_type::q4_1: detail::dequantize_blocks<block_q4_1>(src, n, dst); break;
-        case ggml_type::q4_k: detail::dequantize_blocks<block_q4_k>(src, n, dst); break;
-        case ggml_type::q6_k: detail::dequantize_blocks<block_q6_k>(src, n, dst); break;
+        case ggml_type::q8_0:
+          detail::dequantize_blocks<block_q8_0>(src, n, dst);
+          break;
+        case ggml_type::q4_0:
+          detail::dequantize_blocks<block_q4_0>(src, n, dst);
+          break;
+        case ggml_type::q4_1:
+          detail::dequantize_blocks<block_q4_1>(src, n, dst);
+          break;
+        case ggml_type::q4_k:
+          detail::dequantize_blocks<block_q4_k>(src, n, dst);
+          break;
+        case ggml_type::q6_k:
+          detail::dequantize_blocks<block_q6_k>(src, n, dst);
+          break;
         default:
           throw error(errc::unsupported, name_ + ": tensor '" + t.name + "': dequantizing type " +
-                                             std::string(ggml_type_traits(t.type)->name) + " is not supported");
+                                             std::string(ggml_type_traits(t.type)->name) +
+                                             " is not supported");
       }
     }
   }
@@ -496,12 +622,14 @@ class gguf_file {
     const auto n_kv = r.read<std::uint64_t>("n_kv");
     // Each tensor info takes ≥ 24 bytes (name length, n_dims, type, offset); each KV ≥ 13.
     if (n_tensors > r.remaining() / 24) {
-      r.fail_at(8, "n_tensors", "expected at most " + std::to_string(r.remaining() / 24) +
-                                    " tensors in a file of this size, found " + std::to_string(n_tensors));
+      r.fail_at(8, "n_tensors",
+                "expected at most " + std::to_string(r.remaining() / 24) +
+                    " tensors in a file of this size, found " + std::to_string(n_tensors));
     }
     if (n_kv > r.remaining() / 13) {
-      r.fail_at(16, "n_kv", "expected at most " + std::to_string(r.remaining() / 13) +
-                                " key-value pairs in a file of this size, found " + std::to_string(n_kv));
+      r.fail_at(16, "n_kv",
+                "expected at most " + std::to_string(r.remaining() / 13) +
+                    " key-value pairs in a file of this size, found " + std::to_string(n_kv));
     }
     kv_.reserve(static_cast<std::size_t>(n_kv));
     std::string field;
@@ -511,10 +639,12 @@ class gguf_file {
       const auto klen = r.read<std::uint64_t>(field + ".key.length");
       std::string key = r.string(klen, field + ".key");
       field += " '" + key + "'";
-      if (!kv_index_.emplace(key, kv_.size()).second) r.fail_at(at, field, "expected unique keys, found a duplicate");
+      if (!kv_index_.emplace(key, kv_.size()).second)
+        r.fail_at(at, field, "expected unique keys, found a duplicate");
       const std::uint64_t type_at = r.offset();
       const auto type = r.read<std::uint32_t>(field + ".type");
-      if (type > 12) r.fail_at(type_at, field + ".type", "expected a value type 0..12, found " + std::to_string(type));
+      if (type > 12)
+        r.fail_at(type_at, field + ".type", "expected a value type 0..12, found " + std::to_string(type));
       gguf_value v = detail::gguf_read_value(r, type, field, 0);
       if (key == "general.alignment") {
         const auto* a = v.get_if<std::uint32_t>();
@@ -536,7 +666,8 @@ class gguf_file {
       field = "tensor_infos[" + std::to_string(i) + "]";
       const auto nlen = r.read<std::uint64_t>(field + ".name.length");
       if (nlen > 65535) {
-        r.fail_at(t.info_offset, field + ".name.length", "expected at most 65535, found " + std::to_string(nlen));
+        r.fail_at(t.info_offset, field + ".name.length",
+                  "expected at most 65535, found " + std::to_string(nlen));
       }
       t.name = r.string(nlen, field + ".name");
       field += " '" + t.name + "'";
@@ -545,7 +676,8 @@ class gguf_file {
       }
       const std::uint64_t dims_at = r.offset();
       t.n_dims = r.read<std::uint32_t>(field + ".n_dims");
-      if (t.n_dims > 4) r.fail_at(dims_at, field + ".n_dims", "expected at most 4, found " + std::to_string(t.n_dims));
+      if (t.n_dims > 4)
+        r.fail_at(dims_at, field + ".n_dims", "expected at most 4, found " + std::to_string(t.n_dims));
       std::uint64_t n = 1;
       for (std::uint32_t d = 0; d < t.n_dims; ++d) {
         const std::uint64_t ne_at = r.offset();
@@ -563,7 +695,8 @@ class gguf_file {
       const std::uint64_t type_at = r.offset();
       const auto type = r.read<std::uint32_t>(field + ".type");
       const auto info = ggml_type_traits(type);
-      if (!info) r.fail_at(type_at, field + ".type", "expected a known ggml type, found " + std::to_string(type));
+      if (!info)
+        r.fail_at(type_at, field + ".type", "expected a known ggml type, found " + std::to_string(type));
       t.type = static_cast<ggml_type>(type);
       if (t.ne[0] % info->block_size != 0) {
         r.fail_at(dims_at + 4, field + ".ne[0]",
@@ -586,20 +719,23 @@ class gguf_file {
       const auto& t = tensors_[i];
       const std::string f = "tensor_infos[" + std::to_string(i) + "] '" + t.name + "'.offset";
       if (t.offset % alignment_ != 0) {
-        r.fail_at(t.info_offset, f, "expected a multiple of the alignment " + std::to_string(alignment_) +
-                                        ", found " + std::to_string(t.offset));
+        r.fail_at(t.info_offset, f,
+                  "expected a multiple of the alignment " + std::to_string(alignment_) + ", found " +
+                      std::to_string(t.offset));
       }
       const std::uint64_t end = detail::checked_add(t.offset, t.n_bytes, name_, t.info_offset, f);
       if (data_offset_ > bytes_.size() || end > data_size) {
         r.fail_at(t.info_offset, f,
                   "expected the tensor's " + std::to_string(t.n_bytes) + " bytes at data offset " +
-                      std::to_string(t.offset) + " to lie inside the data section of " + std::to_string(data_size) +
-                      " bytes (file offset " + std::to_string(data_offset_) + ")");
+                      std::to_string(t.offset) + " to lie inside the data section of " +
+                      std::to_string(data_size) + " bytes (file offset " + std::to_string(data_offset_) +
+                      ")");
       }
     }
     std::vector<std::size_t> order(tensors_.size());
     for (std::size_t i = 0; i < order.size(); ++i) order[i] = i;
-    std::sort(order.begin(), order.end(), [&](std::size_t a, std::size_t b) { return tensors_[a].offset < tensors_[b].offset; });
+    std::sort(order.begin(), order.end(),
+              [&](std::size_t a, std::size_t b) { return tensors_[a].offset < tensors_[b].offset; });
     for (std::size_t k = 1; k < order.size(); ++k) {
       const auto& prev = tensors_[order[k - 1]];
       const auto& cur = tensors_[order[k]];
@@ -653,10 +789,16 @@ class gguf_writer {
 
   /// Adds fp32 data converted to `type` (F32, F16, BF16, Q8_0, Q4_0 or Q4_1) on write.
   /// `shape` is row-major, outermost first; data.size() must equal its product.
-  void add_tensor(std::string name, std::vector<std::uint64_t> shape, ggml_type type, std::span<const float> data) {
+  void add_tensor(std::string name, std::vector<std::uint64_t> shape, ggml_type type,
+                  std::span<const float> data) {
     switch (type) {
-      case ggml_type::f32: case ggml_type::f16: case ggml_type::bf16:
-      case ggml_type::q8_0: case ggml_type::q4_0: case ggml_type::q4_1: break;
+      case ggml_type::f32:
+      case ggml_type::f16:
+      case ggml_type::bf16:
+      case ggml_type::q8_0:
+      case ggml_type::q4_0:
+      case ggml_type::q4_1:
+        break;
       default:
         throw error(errc::unsupported, "gguf_writer: tensor '" + name + "': converting fp32 to " +
                                            std::string(ggml_type_traits(type)->name) + " is not supported");
@@ -676,9 +818,10 @@ class gguf_writer {
                         std::span<const std::byte> data) {
     entry e = make_entry(std::move(name), std::move(shape), type);
     if (data.size() != e.n_bytes) {
-      throw error(errc::invalid_argument, "gguf_writer: tensor '" + e.name + "': " +
-                                              std::string(ggml_type_traits(type)->name) + " data of this shape takes " +
-                                              std::to_string(e.n_bytes) + " bytes, found " + std::to_string(data.size()));
+      throw error(errc::invalid_argument, "gguf_writer: tensor '" + e.name +
+                                              "': " + std::string(ggml_type_traits(type)->name) +
+                                              " data of this shape takes " + std::to_string(e.n_bytes) +
+                                              " bytes, found " + std::to_string(data.size()));
     }
     e.raw = data;
     entries_.push_back(std::move(e));
@@ -746,13 +889,17 @@ class gguf_writer {
   entry make_entry(std::string name, std::vector<std::uint64_t> shape, ggml_type type) const {
     const auto info = ggml_type_traits(type);
     const std::string who = "gguf_writer: tensor '" + name + "'";
-    if (!info) throw error(errc::invalid_argument, who + ": unknown ggml type " + std::to_string(static_cast<std::uint32_t>(type)));
+    if (!info)
+      throw error(errc::invalid_argument,
+                  who + ": unknown ggml type " + std::to_string(static_cast<std::uint32_t>(type)));
     if (name.empty() || name.size() >= 64) {
-      throw error(errc::invalid_argument, who + ": names must have 1 to 63 bytes (llama.cpp's GGML_MAX_NAME)");
+      throw error(errc::invalid_argument,
+                  who + ": names must have 1 to 63 bytes (llama.cpp's GGML_MAX_NAME)");
     }
     for (const auto& e : entries_)
       if (e.name == name) throw error(errc::invalid_argument, who + ": added twice");
-    if (shape.empty() || shape.size() > 4) throw error(errc::invalid_argument, who + ": expected 1 to 4 dimensions");
+    if (shape.empty() || shape.size() > 4)
+      throw error(errc::invalid_argument, who + ": expected 1 to 4 dimensions");
     std::uint64_t n = 1;
     for (auto s : shape) n = detail::checked_mul(n, s, "gguf_writer", 0, name);
     if (shape.back() % info->block_size != 0) {
@@ -764,14 +911,18 @@ class gguf_writer {
     e.name = std::move(name);
     e.type = type;
     e.n_elements = n;
-    e.n_bytes = shape.back() == 0 ? 0 : detail::checked_mul(n / info->block_size, info->type_size, "gguf_writer", 0, e.name);
+    e.n_bytes = shape.back() == 0
+                    ? 0
+                    : detail::checked_mul(n / info->block_size, info->type_size, "gguf_writer", 0, e.name);
     e.shape = std::move(shape);
     return e;
   }
 
   static void encode_row(ggml_type type, std::span<const float> x, std::byte* out) {
     switch (type) {
-      case ggml_type::f32: std::memcpy(out, x.data(), x.size() * 4); break;
+      case ggml_type::f32:
+        std::memcpy(out, x.data(), x.size() * 4);
+        break;
       case ggml_type::f16:
         for (std::size_t i = 0; i < x.size(); ++i) {
           const std::uint16_t h = ref::fp32_to_fp16_bits(x[i]);
@@ -784,10 +935,17 @@ class gguf_writer {
           std::memcpy(out + 2 * i, &h, 2);
         }
         break;
-      case ggml_type::q8_0: encode_blocks<block_q8_0>(x, out); break;
-      case ggml_type::q4_0: encode_blocks<block_q4_0>(x, out); break;
-      case ggml_type::q4_1: encode_blocks<block_q4_1>(x, out); break;
-      default: QLITE_ASSERT(false);
+      case ggml_type::q8_0:
+        encode_blocks<block_q8_0>(x, out);
+        break;
+      case ggml_type::q4_0:
+        encode_blocks<block_q4_0>(x, out);
+        break;
+      case ggml_type::q4_1:
+        encode_blocks<block_q4_1>(x, out);
+        break;
+      default:
+        QLITE_ASSERT(false);
     }
   }
   template <class Block>
@@ -818,20 +976,23 @@ class gguf_writer {
             const std::size_t es = gguf_scalar_size(x.element_type);
             if (es != 0) {
               if (!x.items.empty() || x.packed.size() % es != 0) {
-                throw error(errc::invalid_argument, "gguf_writer: an array of " + std::string(to_string(x.element_type)) +
-                                                        " must hold its elements packed, " + std::to_string(es) + " bytes each");
+                throw error(errc::invalid_argument,
+                            "gguf_writer: an array of " + std::string(to_string(x.element_type)) +
+                                " must hold its elements packed, " + std::to_string(es) + " bytes each");
               }
               put<std::uint64_t>(b, x.packed.size() / es);
               b.insert(b.end(), x.packed.begin(), x.packed.end());
             } else {
               if (!x.packed.empty() || static_cast<std::uint32_t>(x.element_type) > 12) {
-                throw error(errc::invalid_argument, "gguf_writer: an array of " + std::string(to_string(x.element_type)) +
+                throw error(errc::invalid_argument, "gguf_writer: an array of " +
+                                                        std::string(to_string(x.element_type)) +
                                                         " holds its elements in items");
               }
               put<std::uint64_t>(b, x.items.size());
               for (const auto& item : x.items) {
                 if (item.type() != x.element_type) {
-                  throw error(errc::invalid_argument, "gguf_writer: an array of " + std::string(to_string(x.element_type)) +
+                  throw error(errc::invalid_argument, "gguf_writer: an array of " +
+                                                          std::string(to_string(x.element_type)) +
                                                           " holds a " + std::string(to_string(item.type())));
                 }
                 put_value(b, item);

@@ -16,10 +16,10 @@
 //   tokenizer.bin  [max_token_length : i32] then per token [score : f32][len : i32][len bytes]
 //
 // Contract
-//   llama2c_checkpoint maps the file (or parses bytes the caller keeps alive) and exposes every weight as a named fp32 view into the
-//   mapping (no copy), with llama.cpp's GGUF tensor names and row-major shapes, outermost
-//   first: "token_embd.weight" [V][D], "output_norm.weight" [D], "output.weight" [V][D] (only
-//   when the classifier is not shared: a tied model uses token_embd.weight), and per layer
+//   llama2c_checkpoint maps the file (or parses bytes the caller keeps alive) and exposes every weight as a
+//   named fp32 view into the mapping (no copy), with llama.cpp's GGUF tensor names and row-major shapes,
+//   outermost first: "token_embd.weight" [V][D], "output_norm.weight" [D], "output.weight" [V][D] (only when
+//   the classifier is not shared: a tied model uses token_embd.weight), and per layer
 //   "blk.N.attn_norm.weight" [D], "blk.N.attn_q.weight" [D][D], "blk.N.attn_k.weight" [KV][D],
 //   "blk.N.attn_v.weight" [KV][D], "blk.N.attn_output.weight" [D][D], "blk.N.ffn_norm.weight"
 //   [D], "blk.N.ffn_gate.weight" (w1) [H][D], "blk.N.ffn_down.weight" (w2) [D][H],
@@ -89,7 +89,8 @@ class llama2c_checkpoint {
     parse();
   }
   /// Parses `bytes` (which must outlive this object); `name` is used in error messages.
-  llama2c_checkpoint(std::span<const std::byte> bytes, std::string name) : bytes_(bytes), name_(std::move(name)) {
+  llama2c_checkpoint(std::span<const std::byte> bytes, std::string name)
+      : bytes_(bytes), name_(std::move(name)) {
     parse();
   }
   llama2c_checkpoint(const llama2c_checkpoint&) = delete;
@@ -157,9 +158,10 @@ class llama2c_checkpoint {
       const std::uint64_t bytes = detail::checked_mul(count, 4, fn, off, what);
       cursor = detail::checked_add(cursor, bytes, fn, off, what);
       if (cursor > bytes_.size()) {
-        r.fail_at(off, what, "expected " + std::to_string(bytes) + " bytes of weights, found " +
-                                 std::to_string(off < bytes_.size() ? bytes_.size() - off : 0) +
-                                 " before the end of the file (the header promises a larger model)");
+        r.fail_at(off, what,
+                  "expected " + std::to_string(bytes) + " bytes of weights, found " +
+                      std::to_string(off < bytes_.size() ? bytes_.size() - off : 0) +
+                      " before the end of the file (the header promises a larger model)");
       }
       return off;
     };
@@ -169,11 +171,13 @@ class llama2c_checkpoint {
       const auto* p = reinterpret_cast<const float*>(bytes_.data() + off);
       tensors_.push_back({std::move(name), std::move(shape), {p, static_cast<std::size_t>(n)}, off});
     };
-    auto per_layer = [&](const char* what, const char* suffix, std::uint64_t rows, std::uint64_t cols, std::uint64_t base) {
+    auto per_layer = [&](const char* what, const char* suffix, std::uint64_t rows, std::uint64_t cols,
+                         std::uint64_t base) {
       const std::uint64_t per = mul(rows, cols);
       for (std::uint64_t l = 0; l < L; ++l) {
         std::vector<std::size_t> shape = cols == 1 ? std::vector<std::size_t>{static_cast<std::size_t>(rows)}
-                                                   : std::vector<std::size_t>{static_cast<std::size_t>(rows), static_cast<std::size_t>(cols)};
+                                                   : std::vector<std::size_t>{static_cast<std::size_t>(rows),
+                                                                              static_cast<std::size_t>(cols)};
         add("blk." + std::to_string(l) + "." + suffix, std::move(shape), base + l * per * 4);
       }
       (void)what;
@@ -213,14 +217,14 @@ class llama2c_checkpoint {
     if (!config_.shared_classifier) add("output.weight", {V, D}, take(mul(V, D), "wcls"));
     if (cursor != bytes_.size()) {
       r.fail_at(cursor, "end of file",
-                "expected the file to end after the weights at " + std::to_string(cursor) +
-                    " bytes, found " + std::to_string(bytes_.size()) + " bytes");
+                "expected the file to end after the weights at " + std::to_string(cursor) + " bytes, found " +
+                    std::to_string(bytes_.size()) + " bytes");
     }
   }
 
   void read_config(detail::byte_reader& r) {
     const std::uint64_t base = r.offset();
-    static constexpr const char* names[7] = {"dim", "hidden_dim", "n_layers", "n_heads",
+    static constexpr const char* names[7] = {"dim",        "hidden_dim", "n_layers", "n_heads",
                                              "n_kv_heads", "vocab_size", "seq_len"};
     std::int32_t v[7];
     for (int i = 0; i < 7; ++i) v[i] = r.read<std::int32_t>(names[i]);
@@ -241,12 +245,14 @@ class llama2c_checkpoint {
     config_.vocab_size = v[5] < 0 ? -v[5] : v[5];
     config_.seq_len = v[6];
     if (config_.dim % config_.n_heads != 0) {
-      r.fail_at(base + 12, "n_heads", "expected a divisor of dim " + std::to_string(config_.dim) +
-                                          ", found " + std::to_string(config_.n_heads));
+      r.fail_at(base + 12, "n_heads",
+                "expected a divisor of dim " + std::to_string(config_.dim) + ", found " +
+                    std::to_string(config_.n_heads));
     }
     if (config_.n_kv_heads > config_.n_heads || config_.n_heads % config_.n_kv_heads != 0) {
-      r.fail_at(base + 16, "n_kv_heads", "expected a divisor of n_heads " + std::to_string(config_.n_heads) +
-                                             ", found " + std::to_string(config_.n_kv_heads));
+      r.fail_at(base + 16, "n_kv_heads",
+                "expected a divisor of n_heads " + std::to_string(config_.n_heads) + ", found " +
+                    std::to_string(config_.n_kv_heads));
     }
   }
 
@@ -272,13 +278,14 @@ inline llama2c_tokenizer read_llama2c_tokenizer(std::span<const std::byte> bytes
   llama2c_tokenizer t;
   t.max_token_length = r.read<std::int32_t>("max_token_length");
   if (t.max_token_length <= 0 || t.max_token_length > (1 << 20)) {
-    r.fail_at(0, "max_token_length", "expected a value in [1, 2^20], found " + std::to_string(t.max_token_length));
+    r.fail_at(0, "max_token_length",
+              "expected a value in [1, 2^20], found " + std::to_string(t.max_token_length));
   }
   if (vocab_size) {
     // Every token needs at least 8 bytes: refuse counts the file cannot hold before reserving.
     if (*vocab_size > r.remaining() / 8) {
-      r.fail("tokens", "expected room for " + std::to_string(*vocab_size) + " tokens (≥ 8 bytes each), found " +
-                           std::to_string(r.remaining()) + " bytes");
+      r.fail("tokens", "expected room for " + std::to_string(*vocab_size) +
+                           " tokens (≥ 8 bytes each), found " + std::to_string(r.remaining()) + " bytes");
     }
     t.pieces.reserve(*vocab_size);
     t.scores.reserve(*vocab_size);
@@ -291,8 +298,9 @@ inline llama2c_tokenizer read_llama2c_tokenizer(std::span<const std::byte> bytes
     if (std::isnan(score)) r.fail_at(at, field + ".score", "expected a number, found NaN");
     const auto len = r.read<std::int32_t>(field);
     if (len < 0 || len > t.max_token_length) {
-      r.fail_at(at + 4, field + ".len", "expected 0 ≤ len ≤ max_token_length " + std::to_string(t.max_token_length) +
-                                            ", found " + std::to_string(len));
+      r.fail_at(at + 4, field + ".len",
+                "expected 0 ≤ len ≤ max_token_length " + std::to_string(t.max_token_length) + ", found " +
+                    std::to_string(len));
     }
     t.pieces.push_back(r.string(static_cast<std::uint64_t>(len), field + ".bytes"));
     t.scores.push_back(score);

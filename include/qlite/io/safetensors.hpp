@@ -68,21 +68,33 @@ enum class st_dtype : std::uint8_t { f32, f16, bf16, i8, u8, i32 };
 
 constexpr std::string_view to_string(st_dtype d) noexcept {
   switch (d) {
-    case st_dtype::f32: return "F32";
-    case st_dtype::f16: return "F16";
-    case st_dtype::bf16: return "BF16";
-    case st_dtype::i8: return "I8";
-    case st_dtype::u8: return "U8";
-    case st_dtype::i32: return "I32";
+    case st_dtype::f32:
+      return "F32";
+    case st_dtype::f16:
+      return "F16";
+    case st_dtype::bf16:
+      return "BF16";
+    case st_dtype::i8:
+      return "I8";
+    case st_dtype::u8:
+      return "U8";
+    case st_dtype::i32:
+      return "I32";
   }
   return "?";
 }
 /// Bytes per element.
 constexpr std::size_t size_of(st_dtype d) noexcept {
   switch (d) {
-    case st_dtype::f32: case st_dtype::i32: return 4;
-    case st_dtype::f16: case st_dtype::bf16: return 2;
-    case st_dtype::i8: case st_dtype::u8: return 1;
+    case st_dtype::f32:
+    case st_dtype::i32:
+      return 4;
+    case st_dtype::f16:
+    case st_dtype::bf16:
+      return 2;
+    case st_dtype::i8:
+    case st_dtype::u8:
+      return 1;
   }
   return 1;
 }
@@ -113,7 +125,8 @@ class safetensors_file {
     name_ = owned_->path();
     parse();
   }
-  safetensors_file(std::span<const std::byte> bytes, std::string name) : bytes_(bytes), name_(std::move(name)) {
+  safetensors_file(std::span<const std::byte> bytes, std::string name)
+      : bytes_(bytes), name_(std::move(name)) {
     parse();
   }
   safetensors_file(const safetensors_file&) = delete;
@@ -139,7 +152,8 @@ class safetensors_file {
   /// An F32 tensor viewed in place (throws if not F32 or not 4-byte aligned).
   [[nodiscard]] std::span<const float> f32_view(const safetensors_tensor& t) const {
     if (t.dtype != st_dtype::f32) {
-      throw error(errc::invalid_argument, name_ + ": tensor '" + t.name + "' is " + std::string(to_string(t.dtype)) + ", not F32");
+      throw error(errc::invalid_argument,
+                  name_ + ": tensor '" + t.name + "' is " + std::string(to_string(t.dtype)) + ", not F32");
     }
     if (reinterpret_cast<std::uintptr_t>(t.data.data()) % alignof(float) != 0) {
       throw error(errc::unsupported, name_ + ": tensor '" + t.name + "' data is not 4-byte aligned");
@@ -152,8 +166,9 @@ class safetensors_file {
     detail::byte_reader r(bytes_, name_);
     const auto n = r.read<std::uint64_t>("header_size");
     if (n < 2 || n > max_header_size || n > r.remaining()) {
-      r.fail_at(0, "header_size", "expected 2 ≤ size ≤ min(100 MB, " + std::to_string(r.remaining()) +
-                                      " bytes left in the file), found " + std::to_string(n));
+      r.fail_at(0, "header_size",
+                "expected 2 ≤ size ≤ min(100 MB, " + std::to_string(r.remaining()) +
+                    " bytes left in the file), found " + std::to_string(n));
     }
     const auto hb = r.bytes(n, "header");
     data_offset_ = 8 + n;
@@ -181,7 +196,8 @@ class safetensors_file {
         if (!v.is_object()) r.fail_at(8, "__metadata__", "expected an object of strings");
         for (auto m = v.begin(); m != v.end(); ++m) {
           if (!m.value().is_string()) {
-            r.fail_at(8, "__metadata__." + m.key(), "expected a string value, found " + std::string(m.value().type_name()));
+            r.fail_at(8, "__metadata__." + m.key(),
+                      "expected a string value, found " + std::string(m.value().type_name()));
           }
           metadata_[m.key()] = m.value().get<std::string>();
         }
@@ -220,16 +236,17 @@ class safetensors_file {
       t.end = (*off)[1].get<std::uint64_t>();
       if (t.begin > t.end || t.end - t.begin != nbytes) {
         r.fail_at(8, f + ".data_offsets",
-                  "expected end - begin = " + std::to_string(nbytes) + " bytes (" + std::to_string(count) + " × " +
-                      std::string(to_string(t.dtype)) + "), found [" + std::to_string(t.begin) + ", " +
-                      std::to_string(t.end) + "]");
+                  "expected end - begin = " + std::to_string(nbytes) + " bytes (" + std::to_string(count) +
+                      " × " + std::string(to_string(t.dtype)) + "), found [" + std::to_string(t.begin) +
+                      ", " + std::to_string(t.end) + "]");
       }
       if (t.end > data_size) {
         r.fail_at(data_offset_ + t.begin, f + ".data_offsets",
                   "expected the data to end inside the file's data section of " + std::to_string(data_size) +
                       " bytes, found end " + std::to_string(t.end));
       }
-      t.data = bytes_.subspan(static_cast<std::size_t>(data_offset_ + t.begin), static_cast<std::size_t>(nbytes));
+      t.data =
+          bytes_.subspan(static_cast<std::size_t>(data_offset_ + t.begin), static_cast<std::size_t>(nbytes));
       tensors_.push_back(std::move(t));
     }
     std::sort(tensors_.begin(), tensors_.end(), [](const auto& a, const auto& b) {
@@ -258,11 +275,13 @@ class safetensors_file {
         {"I8", st_dtype::i8},   {"U8", st_dtype::u8},   {"I32", st_dtype::i32}};
     for (const auto& [n, d] : known)
       if (s == n) return d;
-    static constexpr std::string_view other[] = {"BOOL", "I16", "U16", "U32", "I64", "U64", "F64",
-                                                 "F8_E4M3", "F8_E5M2", "F8_E8M0", "F4", "F6_E2M3", "F6_E3M2"};
+    static constexpr std::string_view other[] = {"BOOL", "I16",     "U16",     "U32",     "I64",
+                                                 "U64",  "F64",     "F8_E4M3", "F8_E5M2", "F8_E8M0",
+                                                 "F4",   "F6_E2M3", "F6_E3M2"};
     for (const auto& n : other) {
       if (s == n) {
-        throw error(errc::unsupported, name_ + ": " + f + ".dtype: " + s + " is a safetensors dtype qlite does not read");
+        throw error(errc::unsupported,
+                    name_ + ": " + f + ".dtype: " + s + " is a safetensors dtype qlite does not read");
       }
     }
     r.fail_at(8, f + ".dtype", "expected one of F32 F16 BF16 I8 U8 I32, found \"" + s + "\"");
@@ -281,17 +300,20 @@ class safetensors_writer {
  public:
   /// Adds a tensor; `data` (kept alive by the caller until write()) must hold exactly
   /// product(shape) · size_of(dtype) bytes.
-  void add(std::string name, st_dtype dtype, std::vector<std::size_t> shape, std::span<const std::byte> data) {
+  void add(std::string name, st_dtype dtype, std::vector<std::size_t> shape,
+           std::span<const std::byte> data) {
     if (name.empty() || name == "__metadata__") {
       throw error(errc::invalid_argument, "safetensors_writer: invalid tensor name '" + name + "'");
     }
     for (const auto& e : entries_)
-      if (e.name == name) throw error(errc::invalid_argument, "safetensors_writer: tensor '" + name + "' added twice");
+      if (e.name == name)
+        throw error(errc::invalid_argument, "safetensors_writer: tensor '" + name + "' added twice");
     std::uint64_t n = size_of(dtype);
     for (auto s : shape) n = detail::checked_mul(n, s, "safetensors_writer", 0, name);
     if (n != data.size()) {
       throw error(errc::invalid_argument, "safetensors_writer: tensor '" + name + "': shape and dtype take " +
-                                              std::to_string(n) + " bytes, data has " + std::to_string(data.size()));
+                                              std::to_string(n) + " bytes, data has " +
+                                              std::to_string(data.size()));
     }
     entries_.push_back({std::move(name), dtype, std::move(shape), data});
   }
@@ -302,7 +324,8 @@ class safetensors_writer {
     std::vector<const entry*> order;
     for (const auto& e : entries_) order.push_back(&e);
     std::sort(order.begin(), order.end(), [](const entry* a, const entry* b) {
-      return size_of(a->dtype) != size_of(b->dtype) ? size_of(a->dtype) > size_of(b->dtype) : a->name < b->name;
+      return size_of(a->dtype) != size_of(b->dtype) ? size_of(a->dtype) > size_of(b->dtype)
+                                                    : a->name < b->name;
     });
     nlohmann::ordered_json j = nlohmann::ordered_json::object();
     if (!metadata_.empty()) {

@@ -142,15 +142,15 @@ static_assert(sizeof(block_q6_k) == 210, "block_q6_k must match ggml's 210-byte 
 template <class Block>
 struct block_traits;
 
-#define QLITE_DETAIL_BLOCK_TRAITS(TYPE, NAME, SIZE, GGML_ID)                               \
-  template <>                                                                              \
-  struct block_traits<TYPE> {                                                              \
-    static constexpr std::string_view name = NAME;     /* ggml's type name */              \
-    static constexpr std::size_t block_size = SIZE;    /* weights per block */             \
-    static constexpr std::size_t bytes = sizeof(TYPE); /* bytes per block */               \
-    static constexpr double bits_per_weight = 8.0 * static_cast<double>(sizeof(TYPE)) /    \
-                                              static_cast<double>(SIZE);                   \
-    static constexpr std::uint32_t ggml_type_id = GGML_ID; /* enum ggml_type value */      \
+#define QLITE_DETAIL_BLOCK_TRAITS(TYPE, NAME, SIZE, GGML_ID)                          \
+  template <>                                                                         \
+  struct block_traits<TYPE> {                                                         \
+    static constexpr std::string_view name = NAME;     /* ggml's type name */         \
+    static constexpr std::size_t block_size = SIZE;    /* weights per block */        \
+    static constexpr std::size_t bytes = sizeof(TYPE); /* bytes per block */          \
+    static constexpr double bits_per_weight =                                         \
+        8.0 * static_cast<double>(sizeof(TYPE)) / static_cast<double>(SIZE);          \
+    static constexpr std::uint32_t ggml_type_id = GGML_ID; /* enum ggml_type value */ \
   }
 QLITE_DETAIL_BLOCK_TRAITS(block_q4_0, "q4_0", qk_32, 2);
 QLITE_DETAIL_BLOCK_TRAITS(block_q4_1, "q4_1", qk_32, 3);
@@ -182,9 +182,11 @@ struct block_format_info {
 
 /// The traits table, at run time (for printing and for code that picks a format by name).
 inline constexpr block_format_info block_formats[] = {
-#define QLITE_DETAIL_ROW(T)                                                                 \
-  block_format_info{block_traits<T>::name, block_traits<T>::block_size, block_traits<T>::bytes, \
-                    block_traits<T>::bits_per_weight, block_traits<T>::ggml_type_id}
+#define QLITE_DETAIL_ROW(T)                                                     \
+  block_format_info {                                                           \
+    block_traits<T>::name, block_traits<T>::block_size, block_traits<T>::bytes, \
+        block_traits<T>::bits_per_weight, block_traits<T>::ggml_type_id         \
+  }
     QLITE_DETAIL_ROW(block_q8_0), QLITE_DETAIL_ROW(block_q4_0), QLITE_DETAIL_ROW(block_q4_1),
     QLITE_DETAIL_ROW(block_q4_k), QLITE_DETAIL_ROW(block_q6_k),
 #undef QLITE_DETAIL_ROW
@@ -232,19 +234,19 @@ inline const float* block_input(std::span<const float> x, std::size_t b, std::si
 template <ggml_block Block>
 void check_row(std::size_t n, std::size_t blocks, const char* what) {
   if (blocks != blocks_for<Block>(n)) {
-    throw error(errc::invalid_argument,
-                std::string(what) + " " + std::string(block_traits<Block>::name) + ": a row of " +
-                    std::to_string(n) + " weights needs " + std::to_string(blocks_for<Block>(n)) +
-                    " blocks, found " + std::to_string(blocks));
+    throw error(errc::invalid_argument, std::string(what) + " " + std::string(block_traits<Block>::name) +
+                                            ": a row of " + std::to_string(n) + " weights needs " +
+                                            std::to_string(blocks_for<Block>(n)) + " blocks, found " +
+                                            std::to_string(blocks));
   }
 }
 
 // ggml's make_qkx2_quants: weighted least-squares search for (scale, min) of an asymmetric
 // n-weight sub-block with codes 0..nmax. Writes codes to L, returns the scale and -min in
 // *the_min.
-inline float make_qkx2_quants(int n, int nmax, const float* x, const float* weights,
-                              std::uint8_t* L, float* the_min, std::uint8_t* Laux, float rmin,
-                              float rdelta, int nstep) noexcept {
+inline float make_qkx2_quants(int n, int nmax, const float* x, const float* weights, std::uint8_t* L,
+                              float* the_min, std::uint8_t* Laux, float rmin, float rdelta,
+                              int nstep) noexcept {
   QLITE_DETAIL_NO_FP_CONTRACT
   float min = x[0];
   float max = x[0];
@@ -523,8 +525,7 @@ inline void quantize_row(std::span<const float> x, std::span<block_q4_k> y) {
       }
       const float av_x = std::sqrt(sum_x2 / 32.f);
       for (int l = 0; l < 32; ++l) weights[l] = av_x + std::fabs(xs[l]);
-      scales[j] = detail::make_qkx2_quants(32, 15, xs, weights, L + 32 * j, &mins[j], Laux, -1.f,
-                                           0.1f, 20);
+      scales[j] = detail::make_qkx2_quants(32, 15, xs, weights, L + 32 * j, &mins[j], Laux, -1.f, 0.1f, 20);
       if (scales[j] > max_scale) max_scale = scales[j];
       if (mins[j] > max_min) max_min = mins[j];
     }
@@ -564,8 +565,7 @@ inline void quantize_row(std::span<const float> x, std::span<block_q4_k> y) {
     }
     for (int g = 0; g < 4; ++g) {
       for (int l = 0; l < 32; ++l) {
-        out.quants[32 * g + l] =
-            static_cast<std::uint8_t>(L[64 * g + l] | (L[64 * g + l + 32] << 4));
+        out.quants[32 * g + l] = static_cast<std::uint8_t>(L[64 * g + l] | (L[64 * g + l + 32] << 4));
       }
     }
   }
@@ -624,8 +624,7 @@ inline void quantize_row(std::span<const float> x, std::span<block_q6_k> y) {
         const auto c3 = static_cast<std::uint8_t>(Lh[l + 96]);
         ql[l] = static_cast<std::uint8_t>((c0 & 0xF) | ((c2 & 0xF) << 4));
         ql[l + 32] = static_cast<std::uint8_t>((c1 & 0xF) | ((c3 & 0xF) << 4));
-        qh[l] = static_cast<std::uint8_t>((c0 >> 4) | ((c1 >> 4) << 2) | ((c2 >> 4) << 4) |
-                                          ((c3 >> 4) << 6));
+        qh[l] = static_cast<std::uint8_t>((c0 >> 4) | ((c1 >> 4) << 2) | ((c2 >> 4) << 4) | ((c3 >> 4) << 6));
       }
     }
   }
@@ -637,8 +636,8 @@ void check(std::size_t blocks, std::size_t n) {
   constexpr std::size_t bs = block_traits<Block>::block_size;
   if (blocks_for<Block>(n) != blocks) {
     throw error(errc::invalid_argument,
-                "dequantize_row " + std::string(block_traits<Block>::name) + ": " +
-                    std::to_string(blocks) + " blocks hold " + std::to_string(blocks * bs) +
+                "dequantize_row " + std::string(block_traits<Block>::name) + ": " + std::to_string(blocks) +
+                    " blocks hold " + std::to_string(blocks * bs) +
                     " weights, which does not fit an output row of " + std::to_string(n));
   }
 }

@@ -34,9 +34,9 @@ struct error_stats {
 /// The metrics of y against the reference x.
 inline error_stats compare(matrix_view<const float> x, matrix_view<const float> y) {
   if (x.rows() != y.rows() || x.cols() != y.cols())
-    throw error(errc::invalid_argument, "compare: shapes " + std::to_string(x.rows()) + "×" + std::to_string(x.cols()) +
-                                            " and " + std::to_string(y.rows()) + "×" + std::to_string(y.cols()) +
-                                            " differ");
+    throw error(errc::invalid_argument, "compare: shapes " + std::to_string(x.rows()) + "×" +
+                                            std::to_string(x.cols()) + " and " + std::to_string(y.rows()) +
+                                            "×" + std::to_string(y.cols()) + " differ");
   double err = 0, sig = 0, yy = 0, xy = 0, mx = 0;
   for (std::size_t r = 0; r < x.rows(); ++r) {
     const float* a = x.row(r).data();
@@ -56,7 +56,7 @@ inline error_stats compare(matrix_view<const float> x, matrix_view<const float> 
   s.mse = err / n;
   s.rmse = std::sqrt(s.mse);
   s.max_abs = mx;
-  s.sqnr_db = err == 0 ? std::numeric_limits<double>::infinity()
+  s.sqnr_db = err == 0   ? std::numeric_limits<double>::infinity()
               : sig == 0 ? -std::numeric_limits<double>::infinity()
                          : 10.0 * std::log10(sig / err);
   s.cosine = (sig == 0 || yy == 0) ? (err == 0 ? 1.0 : 0.0) : xy / (std::sqrt(sig) * std::sqrt(yy));
@@ -65,8 +65,12 @@ inline error_stats compare(matrix_view<const float> x, matrix_view<const float> 
 
 inline double mse(matrix_view<const float> x, matrix_view<const float> y) { return compare(x, y).mse; }
 inline double rmse(matrix_view<const float> x, matrix_view<const float> y) { return compare(x, y).rmse; }
-inline double max_abs(matrix_view<const float> x, matrix_view<const float> y) { return compare(x, y).max_abs; }
-inline double sqnr_db(matrix_view<const float> x, matrix_view<const float> y) { return compare(x, y).sqnr_db; }
+inline double max_abs(matrix_view<const float> x, matrix_view<const float> y) {
+  return compare(x, y).max_abs;
+}
+inline double sqnr_db(matrix_view<const float> x, matrix_view<const float> y) {
+  return compare(x, y).sqnr_db;
+}
 inline double cosine(matrix_view<const float> x, matrix_view<const float> y) { return compare(x, y).cosine; }
 
 }  // namespace qlite

@@ -79,8 +79,9 @@ class observer_base {
     if (x.empty()) throw error(errc::invalid_argument, std::string(who) + ": empty batch");
     const std::size_t slots = per_row ? x.rows() : 1;
     if (!lo_.empty() && lo_.size() != slots)
-      throw error(errc::invalid_argument, std::string(who) + ": per-token batch with " + std::to_string(slots) +
-                                              " rows after batches of " + std::to_string(lo_.size()));
+      throw error(errc::invalid_argument, std::string(who) + ": per-token batch with " +
+                                              std::to_string(slots) + " rows after batches of " +
+                                              std::to_string(lo_.size()));
     return slots;
   }
   /// Elements of slot s in x.
@@ -99,9 +100,11 @@ class observer_base {
       }
   }
   std::vector<quant_params> params_from_ranges(const char* who, float clip = 1.0f) const {
-    if (lo_.empty()) throw error(errc::invalid_argument, std::string(who) + ": calculate_params() before observe()");
+    if (lo_.empty())
+      throw error(errc::invalid_argument, std::string(who) + ": calculate_params() before observe()");
     std::vector<quant_params> p(lo_.size());
-    for (std::size_t s = 0; s < p.size(); ++s) p[s] = params_from_range(Scheme::id, Bits, lo_[s], hi_[s], clip);
+    for (std::size_t s = 0; s < p.size(); ++s)
+      p[s] = params_from_range(Scheme::id, Bits, lo_[s], hi_[s], clip);
     return p;
   }
 
@@ -131,7 +134,9 @@ class minmax_observer : public detail::observer_base<Scheme, Granularity, Bits> 
     }
     ++this->batches_;
   }
-  [[nodiscard]] std::vector<quant_params> calculate_params() const { return this->params_from_ranges("minmax_observer"); }
+  [[nodiscard]] std::vector<quant_params> calculate_params() const {
+    return this->params_from_ranges("minmax_observer");
+  }
 };
 
 /// Exponentially smoothed per-batch min/max (torch.ao MovingAverageMinMaxObserver).
@@ -142,7 +147,8 @@ class moving_average_minmax_observer : public detail::observer_base<Scheme, Gran
  public:
   explicit moving_average_minmax_observer(float averaging_constant = 0.01f) : c_(averaging_constant) {
     if (!(c_ > 0.0f && c_ <= 1.0f))
-      throw error(errc::invalid_argument, "moving_average_minmax_observer: averaging_constant must lie in (0, 1]");
+      throw error(errc::invalid_argument,
+                  "moving_average_minmax_observer: averaging_constant must lie in (0, 1]");
   }
   void observe(matrix_view<const float> x) {
     const std::size_t slots = this->begin_batch(x, "moving_average_minmax_observer");
@@ -239,7 +245,8 @@ class mse_observer : public detail::observer_base<Scheme, Granularity, Bits> {
       if (keep.size() > sample_size_) {  // thin out evenly, keeping the order
         const double step = static_cast<double>(keep.size()) / static_cast<double>(sample_size_);
         std::vector<float> thin(sample_size_);
-        for (std::size_t i = 0; i < sample_size_; ++i) thin[i] = keep[static_cast<std::size_t>(static_cast<double>(i) * step)];
+        for (std::size_t i = 0; i < sample_size_; ++i)
+          thin[i] = keep[static_cast<std::size_t>(static_cast<double>(i) * step)];
         keep.swap(thin);
       }
     }
@@ -260,7 +267,8 @@ class mse_observer : public detail::observer_base<Scheme, Granularity, Bits> {
         const group_coder c = coder_of(Scheme::id, Bits, p);
         double err = 0;
         for (float f : samples_[s]) {
-          const double d = f - c.scale * static_cast<float>(ref::encode_one(f, c, grid.lo, grid.hi) - c.zero_code);
+          const double d =
+              f - c.scale * static_cast<float>(ref::encode_one(f, c, grid.lo, grid.hi) - c.zero_code);
           err += d * d;
         }
         if (err < best) {

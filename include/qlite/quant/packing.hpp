@@ -55,7 +55,8 @@ std::size_t pack_wide(const std::int32_t* u, std::size_t n, int bits, std::uint8
         const __m128i b = _mm512_cvtepi32_epi8(_mm512_loadu_si512(static_cast<const void*>(u + j + 16)));
         const __m256i x = _mm256_inserti128_si256(_mm256_castsi128_si256(a), b, 1);  // 32 codes, 1 per byte
         // 16-bit lane k holds codes 2k (low byte) and 2k+1 (high byte): join them as nibbles.
-        const __m256i y = _mm256_or_si256(_mm256_and_si256(x, low), _mm256_and_si256(_mm256_srli_epi16(x, 4), high));
+        const __m256i y =
+            _mm256_or_si256(_mm256_and_si256(x, low), _mm256_and_si256(_mm256_srli_epi16(x, 4), high));
         _mm_storeu_si128(reinterpret_cast<__m128i*>(out + j / 2), _mm256_cvtepi16_epi8(y));
       }
       return j;

@@ -43,9 +43,9 @@ struct quant_params {
 
 /// What the encoding kernels need per group, derived once from quant_params.
 struct group_coder {
-  float scale;       ///< real = scale · (u − zero_code)
-  float inv_scale;   ///< 1 / scale (0 when scale is 0)
-  int zero_code;     ///< offset + zero_point: the stored code of 0.0
+  float scale;      ///< real = scale · (u − zero_code)
+  float inv_scale;  ///< 1 / scale (0 when scale is 0)
+  int zero_code;    ///< offset + zero_point: the stored code of 0.0
 };
 
 /// The parameters for a group whose values lie in [lo, hi] (finite, lo ≤ hi).

@@ -57,11 +57,12 @@ struct quantized_tensor {
   int bits = 8;
   scheme_id scheme = scheme_id::symmetric;
   granularity_id granularity = granularity_id::per_channel;
-  std::size_t group_size = 0;  ///< elements per group along a row (per_group); cols for per_channel; 0 for per_tensor
+  std::size_t group_size =
+      0;  ///< elements per group along a row (per_group); cols for per_channel; 0 for per_tensor
 
-  aligned_buffer<std::uint8_t> codes;    ///< rows × row_bytes(), see the packing above
-  std::vector<float> scales;             ///< one per group, row-major over (row, group)
-  std::vector<std::uint8_t> zero_points; ///< asymmetric only: one per group, 0 ≤ z < 2^bits
+  aligned_buffer<std::uint8_t> codes;     ///< rows × row_bytes(), see the packing above
+  std::vector<float> scales;              ///< one per group, row-major over (row, group)
+  std::vector<std::uint8_t> zero_points;  ///< asymmetric only: one per group, 0 ≤ z < 2^bits
 
   /// Bytes per packed row.
   [[nodiscard]] std::size_t row_bytes() const noexcept { return packed_bytes(cols, bits); }
@@ -73,14 +74,19 @@ struct quantized_tensor {
   /// Index into `scales`/`zero_points` of element (r, c).
   [[nodiscard]] std::size_t group_index(std::size_t r, std::size_t c) const noexcept {
     switch (granularity) {
-      case granularity_id::per_tensor: return 0;
-      case granularity_id::per_channel: return r;
-      case granularity_id::per_group: return r * groups_per_row() + c / group_size;
+      case granularity_id::per_tensor:
+        return 0;
+      case granularity_id::per_channel:
+        return r;
+      case granularity_id::per_group:
+        return r * groups_per_row() + c / group_size;
     }
     return 0;
   }
   /// The offset added to q in storage: 2^(bits−1) for symmetric schemes, 0 otherwise.
-  [[nodiscard]] int code_offset() const noexcept { return scheme == scheme_id::asymmetric ? 0 : 1 << (bits - 1); }
+  [[nodiscard]] int code_offset() const noexcept {
+    return scheme == scheme_id::asymmetric ? 0 : 1 << (bits - 1);
+  }
 
   /// Stored code u of element (r, c).
   [[nodiscard]] unsigned code(std::size_t r, std::size_t c) const noexcept {
@@ -103,7 +109,9 @@ struct quantized_tensor {
   }
   /// Average bits per weight including the parameters.
   [[nodiscard]] double bits_per_weight() const noexcept {
-    return rows != 0 && cols != 0 ? 8.0 * static_cast<double>(storage_bytes()) / static_cast<double>(rows * cols) : 0.0;
+    return rows != 0 && cols != 0
+               ? 8.0 * static_cast<double>(storage_bytes()) / static_cast<double>(rows * cols)
+               : 0.0;
   }
 };
 

@@ -61,8 +61,8 @@ namespace qlite {
 
 /// Options of a quantizer.
 struct quantize_options {
-  float clip_ratio = 1.0f;              ///< shrink each group's range by this factor, in (0, 1]
-  unsigned threads = default_threads(); ///< rows are split over this many threads
+  float clip_ratio = 1.0f;               ///< shrink each group's range by this factor, in (0, 1]
+  unsigned threads = default_threads();  ///< rows are split over this many threads
 };
 
 namespace detail {
@@ -71,23 +71,31 @@ namespace detail {
 template <class A>
 struct quant_row_ops {
   static std::size_t ranges(const float* x, std::size_t n, std::size_t g, float* lo, float* hi) noexcept {
-    if constexpr (std::is_same_v<A, scalar_arch>) return ref::row_ranges(x, n, g, lo, hi);
-    else return kernel::row_ranges<A>(x, n, g, lo, hi);
+    if constexpr (std::is_same_v<A, scalar_arch>)
+      return ref::row_ranges(x, n, g, lo, hi);
+    else
+      return kernel::row_ranges<A>(x, n, g, lo, hi);
   }
   static void quantize(const float* x, std::size_t n, std::size_t g, const group_coder* c, int lo, int hi,
                        std::int32_t* u) noexcept {
-    if constexpr (std::is_same_v<A, scalar_arch>) ref::quantize_row(x, n, g, c, lo, hi, u);
-    else kernel::quantize_row<A>(x, n, g, c, lo, hi, u);
+    if constexpr (std::is_same_v<A, scalar_arch>)
+      ref::quantize_row(x, n, g, c, lo, hi, u);
+    else
+      kernel::quantize_row<A>(x, n, g, c, lo, hi, u);
   }
   static void dequantize(const std::int32_t* u, std::size_t n, std::size_t g, const group_coder* c,
                          float* y) noexcept {
-    if constexpr (std::is_same_v<A, scalar_arch>) ref::dequantize_row(u, n, g, c, y);
-    else kernel::dequantize_row<A>(u, n, g, c, y);
+    if constexpr (std::is_same_v<A, scalar_arch>)
+      ref::dequantize_row(u, n, g, c, y);
+    else
+      kernel::dequantize_row<A>(u, n, g, c, y);
   }
-  static void fake_quantize(const float* x, std::size_t n, std::size_t g, const group_coder* c, int lo, int hi,
-                            float* y, std::uint8_t* m) noexcept {
-    if constexpr (std::is_same_v<A, scalar_arch>) ref::fake_quantize_row(x, n, g, c, lo, hi, y, m);
-    else kernel::fake_quantize_row<A>(x, n, g, c, lo, hi, y, m);
+  static void fake_quantize(const float* x, std::size_t n, std::size_t g, const group_coder* c, int lo,
+                            int hi, float* y, std::uint8_t* m) noexcept {
+    if constexpr (std::is_same_v<A, scalar_arch>)
+      ref::fake_quantize_row(x, n, g, c, lo, hi, y, m);
+    else
+      kernel::fake_quantize_row<A>(x, n, g, c, lo, hi, y, m);
   }
 };
 
@@ -96,16 +104,21 @@ inline std::string index_text(std::size_t r, std::size_t c, std::size_t cols) {
          std::to_string(r * cols + c) + ")";
 }
 
-inline std::size_t group_count(granularity_id g, std::size_t group_size, std::size_t rows, std::size_t cols) noexcept {
+inline std::size_t group_count(granularity_id g, std::size_t group_size, std::size_t rows,
+                               std::size_t cols) noexcept {
   switch (g) {
-    case granularity_id::per_tensor: return 1;
-    case granularity_id::per_channel: return rows;
-    case granularity_id::per_group: return rows * ((cols + group_size - 1) / group_size);
+    case granularity_id::per_tensor:
+      return 1;
+    case granularity_id::per_channel:
+      return rows;
+    case granularity_id::per_group:
+      return rows * ((cols + group_size - 1) / group_size);
   }
   return 0;
 }
 
-inline void check_same_shape(const char* what, std::size_t r0, std::size_t c0, std::size_t r1, std::size_t c1) {
+inline void check_same_shape(const char* what, std::size_t r0, std::size_t c0, std::size_t r1,
+                             std::size_t c1) {
   if (r0 != r1 || c0 != c1)
     throw error(errc::invalid_argument, std::string(what) + ": shape " + std::to_string(r1) + "×" +
                                             std::to_string(c1) + " does not match the input's " +
@@ -144,9 +157,10 @@ inline void check_params(const quant_layout& L, std::span<const quant_params> pa
                          std::size_t cols) {
   const std::size_t want = group_count(L.granularity, L.group_size, rows, cols);
   if (params.size() != want)
-    throw error(errc::invalid_argument, "quantize: " + std::to_string(params.size()) + " parameter sets given, the " +
-                                            std::to_string(rows) + "×" + std::to_string(cols) + " input has " +
-                                            std::to_string(want) + " groups");
+    throw error(errc::invalid_argument, "quantize: " + std::to_string(params.size()) +
+                                            " parameter sets given, the " + std::to_string(rows) + "×" +
+                                            std::to_string(cols) + " input has " + std::to_string(want) +
+                                            " groups");
   const code_grid grid = L.grid();
   for (std::size_t i = 0; i < params.size(); ++i) {
     const quant_params& p = params[i];
@@ -168,20 +182,24 @@ inline std::vector<group_coder> make_coders(const quant_layout& L, std::span<con
   return c;
 }
 
-inline std::vector<quant_params> compute_params(const quant_layout& L, matrix_view<const float> w, float clip_ratio,
-                                                unsigned threads) {
+inline std::vector<quant_params> compute_params(const quant_layout& L, matrix_view<const float> w,
+                                                float clip_ratio, unsigned threads) {
   const std::size_t G = L.row_group(w.cols()), gpr = L.groups_per_row(w.cols());
   std::vector<float> lo(w.rows() * gpr), hi(w.rows() * gpr);
   std::vector<std::size_t> bad(w.rows(), w.cols());
   dispatch([&](auto tag) {
     using ops = quant_row_ops<decltype(tag)>;
-    parallel_for(w.rows(), [&](std::size_t r0, std::size_t r1) {
-      for (std::size_t r = r0; r < r1; ++r)
-        bad[r] = ops::ranges(w.row(r).data(), w.cols(), G, lo.data() + r * gpr, hi.data() + r * gpr);
-    }, threads);
+    parallel_for(
+        w.rows(),
+        [&](std::size_t r0, std::size_t r1) {
+          for (std::size_t r = r0; r < r1; ++r)
+            bad[r] = ops::ranges(w.row(r).data(), w.cols(), G, lo.data() + r * gpr, hi.data() + r * gpr);
+        },
+        threads);
   });
   throw_if_bad(w, bad);
-  if (w.empty()) return std::vector<quant_params>(group_count(L.granularity, L.group_size, w.rows(), w.cols()));
+  if (w.empty())
+    return std::vector<quant_params>(group_count(L.granularity, L.group_size, w.rows(), w.cols()));
   std::vector<quant_params> params;
   if (L.granularity == granularity_id::per_tensor) {
     const float l = *std::min_element(lo.begin(), lo.end()), h = *std::max_element(hi.begin(), hi.end());
@@ -213,8 +231,9 @@ inline quantized_tensor quantize(const quant_layout& L, matrix_view<const float>
   t.bits = L.bits;
   t.scheme = L.scheme;
   t.granularity = L.granularity;
-  t.group_size = L.granularity == granularity_id::per_group ? L.group_size
-                 : L.granularity == granularity_id::per_channel ? w.cols() : 0;
+  t.group_size = L.granularity == granularity_id::per_group     ? L.group_size
+                 : L.granularity == granularity_id::per_channel ? w.cols()
+                                                                : 0;
   t.codes = aligned_buffer<std::uint8_t>(t.rows * t.row_bytes(), uninitialized);  // pack writes every byte
   t.scales.resize(groups);
   if (L.scheme == scheme_id::asymmetric) t.zero_points.resize(groups);
@@ -230,36 +249,41 @@ inline quantized_tensor quantize(const quant_layout& L, matrix_view<const float>
   dispatch([&](auto tag) {
     using A = decltype(tag);
     using ops = quant_row_ops<A>;
-    parallel_for(w.rows(), [&](std::size_t r0, std::size_t r1) {
-      aligned_buffer<std::int32_t> u(w.cols(), uninitialized);
-      std::vector<float> lo(gpr), hi(gpr);
-      std::vector<group_coder> row_coders(fused ? gpr : 0);
-      for (std::size_t r = r0; r < r1; ++r) {
-        const float* x = w.row(r).data();
-        // The range pass is also the finiteness check (supplied parameters need it too).
-        bad[r] = ops::ranges(x, w.cols(), G, lo.data(), hi.data());
-        if (bad[r] != w.cols()) continue;
-        const group_coder* c = coders.data() + L.coder_row(r, w.cols());
-        if (fused) {
-          for (std::size_t g = 0; g < gpr; ++g) {
-            const quant_params p = params_from_range(L.scheme, L.bits, lo[g], hi[g], clip_ratio);
-            t.scales[r * gpr + g] = p.scale;
-            if (L.scheme == scheme_id::asymmetric) t.zero_points[r * gpr + g] = static_cast<std::uint8_t>(p.zero_point);
-            row_coders[g] = coder_of(L.scheme, L.bits, p);
+    parallel_for(
+        w.rows(),
+        [&](std::size_t r0, std::size_t r1) {
+          aligned_buffer<std::int32_t> u(w.cols(), uninitialized);
+          std::vector<float> lo(gpr), hi(gpr);
+          std::vector<group_coder> row_coders(fused ? gpr : 0);
+          for (std::size_t r = r0; r < r1; ++r) {
+            const float* x = w.row(r).data();
+            // The range pass is also the finiteness check (supplied parameters need it too).
+            bad[r] = ops::ranges(x, w.cols(), G, lo.data(), hi.data());
+            if (bad[r] != w.cols()) continue;
+            const group_coder* c = coders.data() + L.coder_row(r, w.cols());
+            if (fused) {
+              for (std::size_t g = 0; g < gpr; ++g) {
+                const quant_params p = params_from_range(L.scheme, L.bits, lo[g], hi[g], clip_ratio);
+                t.scales[r * gpr + g] = p.scale;
+                if (L.scheme == scheme_id::asymmetric)
+                  t.zero_points[r * gpr + g] = static_cast<std::uint8_t>(p.zero_point);
+                row_coders[g] = coder_of(L.scheme, L.bits, p);
+              }
+              c = row_coders.data();
+            }
+            ops::quantize(x, w.cols(), G, c, grid.lo, grid.hi, u.data());
+            pack<A>(u.data(), w.cols(), L.bits, t.codes.data() + r * row_bytes);
           }
-          c = row_coders.data();
-        }
-        ops::quantize(x, w.cols(), G, c, grid.lo, grid.hi, u.data());
-        pack<A>(u.data(), w.cols(), L.bits, t.codes.data() + r * row_bytes);
-      }
-    }, threads);
+        },
+        threads);
   });
   throw_if_bad(w, bad);
   return t;
 }
 
-inline void fake_quantize(const quant_layout& L, matrix_view<const float> w, std::span<const quant_params> params,
-                          matrix_view<float> out, matrix_view<std::uint8_t> mask, unsigned threads) {
+inline void fake_quantize(const quant_layout& L, matrix_view<const float> w,
+                          std::span<const quant_params> params, matrix_view<float> out,
+                          matrix_view<std::uint8_t> mask, unsigned threads) {
   check_params(L, params, w.rows(), w.cols());
   check_same_shape("fake_quantize: output", w.rows(), w.cols(), out.rows(), out.cols());
   if (mask.data()) check_same_shape("fake_quantize: mask", w.rows(), w.cols(), mask.rows(), mask.cols());
@@ -269,15 +293,19 @@ inline void fake_quantize(const quant_layout& L, matrix_view<const float> w, std
   std::vector<std::size_t> bad(w.rows(), w.cols());
   dispatch([&](auto tag) {
     using ops = quant_row_ops<decltype(tag)>;
-    parallel_for(w.rows(), [&](std::size_t r0, std::size_t r1) {
-      std::vector<float> lo(gpr), hi(gpr);
-      for (std::size_t r = r0; r < r1; ++r) {
-        bad[r] = ops::ranges(w.row(r).data(), w.cols(), G, lo.data(), hi.data());
-        if (bad[r] != w.cols()) continue;
-        ops::fake_quantize(w.row(r).data(), w.cols(), G, coders.data() + L.coder_row(r, w.cols()), grid.lo,
-                           grid.hi, out.row(r).data(), mask.data() ? mask.row(r).data() : nullptr);
-      }
-    }, threads);
+    parallel_for(
+        w.rows(),
+        [&](std::size_t r0, std::size_t r1) {
+          std::vector<float> lo(gpr), hi(gpr);
+          for (std::size_t r = r0; r < r1; ++r) {
+            bad[r] = ops::ranges(w.row(r).data(), w.cols(), G, lo.data(), hi.data());
+            if (bad[r] != w.cols()) continue;
+            ops::fake_quantize(w.row(r).data(), w.cols(), G, coders.data() + L.coder_row(r, w.cols()),
+                               grid.lo, grid.hi, out.row(r).data(),
+                               mask.data() ? mask.row(r).data() : nullptr);
+          }
+        },
+        threads);
   });
   throw_if_bad(w, bad);
 }
@@ -286,11 +314,13 @@ inline void fake_quantize(const quant_layout& L, matrix_view<const float> w, std
 
 template <class Scheme, class Granularity, int Bits>
 class quantizer {
-  static_assert(quant_scheme<Scheme>,
-                "qlite::quantizer: Scheme must be qlite::symmetric, qlite::symmetric_narrow or qlite::asymmetric");
-  static_assert(quant_granularity<Granularity>,
-                "qlite::quantizer: Granularity must be qlite::per_tensor, qlite::per_channel or qlite::per_group<G> "
-                "with G >= 1");
+  static_assert(
+      quant_scheme<Scheme>,
+      "qlite::quantizer: Scheme must be qlite::symmetric, qlite::symmetric_narrow or qlite::asymmetric");
+  static_assert(
+      quant_granularity<Granularity>,
+      "qlite::quantizer: Granularity must be qlite::per_tensor, qlite::per_channel or qlite::per_group<G> "
+      "with G >= 1");
   static_assert(quant_bits<Bits>, "qlite::quantizer: Bits must be between 2 and 8");
 
  public:
@@ -327,14 +357,16 @@ class quantizer {
 
   /// Quantizes w with the given parameters (group_count(rows, cols) of them). Values outside
   /// a group's grid saturate; non-finite values are an error.
-  [[nodiscard]] quantized_tensor quantize(matrix_view<const float> w, std::span<const quant_params> params) const {
+  [[nodiscard]] quantized_tensor quantize(matrix_view<const float> w,
+                                          std::span<const quant_params> params) const {
     if (params.empty() && group_count(w.rows(), w.cols()) != 0)
       detail::check_params(layout, params, w.rows(), w.cols());  // empty means "derive" internally
     return detail::quantize(layout, w, params, options_.clip_ratio, options_.threads);
   }
 
   /// out = dequantize(quantize(w)) in one pass; mask (optional) = 1 inside the clipping range.
-  void fake_quantize(matrix_view<const float> w, matrix_view<float> out, matrix_view<std::uint8_t> mask = {}) const {
+  void fake_quantize(matrix_view<const float> w, matrix_view<float> out,
+                     matrix_view<std::uint8_t> mask = {}) const {
     detail::fake_quantize(layout, w, compute_params(w), out, mask, options_.threads);
   }
 
@@ -351,12 +383,14 @@ class quantizer {
 /// Checks that a quantized_tensor is self-consistent (sizes, bit width, zero points);
 /// throws qlite::error naming the field otherwise. Used by every consumer of outside tensors.
 inline void validate(const quantized_tensor& t) {
-  auto fail = [](const std::string& what) { throw error(errc::invalid_argument, "quantized_tensor: " + what); };
+  auto fail = [](const std::string& what) {
+    throw error(errc::invalid_argument, "quantized_tensor: " + what);
+  };
   if (t.bits < 2 || t.bits > 8) fail("bits is " + std::to_string(t.bits) + ", expected 2..8");
   if (t.granularity == granularity_id::per_group && t.group_size == 0) fail("per_group with group_size 0");
   if (t.codes.size() != t.rows * t.row_bytes())
-    fail("codes hold " + std::to_string(t.codes.size()) + " bytes, expected rows × row_bytes = " +
-         std::to_string(t.rows * t.row_bytes()));
+    fail("codes hold " + std::to_string(t.codes.size()) +
+         " bytes, expected rows × row_bytes = " + std::to_string(t.rows * t.row_bytes()));
   const std::size_t groups = detail::group_count(t.granularity, t.group_size, t.rows, t.cols);
   if (t.scales.size() != groups)
     fail(std::to_string(t.scales.size()) + " scales, expected " + std::to_string(groups));
@@ -373,7 +407,8 @@ inline void validate(const quantized_tensor& t) {
 }
 
 /// out = scale · (q − zero_point) for every element of t (out: t.rows × t.cols).
-inline void dequantize(const quantized_tensor& t, matrix_view<float> out, unsigned threads = default_threads()) {
+inline void dequantize(const quantized_tensor& t, matrix_view<float> out,
+                       unsigned threads = default_threads()) {
   validate(t);
   detail::check_same_shape("dequantize: output", t.rows, t.cols, out.rows(), out.cols());
   const int offset = t.code_offset();
@@ -382,19 +417,23 @@ inline void dequantize(const quantized_tensor& t, matrix_view<float> out, unsign
     const int z = t.scheme == scheme_id::asymmetric ? t.zero_points[i] : 0;
     coders[i] = {t.scales[i], 0.0f, offset + z};
   }
-  const std::size_t G = t.granularity == granularity_id::per_group ? t.group_size : std::max<std::size_t>(t.cols, 1);
+  const std::size_t G =
+      t.granularity == granularity_id::per_group ? t.group_size : std::max<std::size_t>(t.cols, 1);
   const std::size_t gpr = t.groups_per_row();
   const bool tensor_wide = t.granularity == granularity_id::per_tensor;
   dispatch([&](auto tag) {
     using A = decltype(tag);
-    parallel_for(t.rows, [&](std::size_t r0, std::size_t r1) {
-      aligned_buffer<std::int32_t> u(t.cols);
-      for (std::size_t r = r0; r < r1; ++r) {
-        unpack<A>(t.codes.data() + r * t.row_bytes(), t.cols, t.bits, u.data());
-        detail::quant_row_ops<A>::dequantize(u.data(), t.cols, G, coders.data() + (tensor_wide ? 0 : r * gpr),
-                                             out.row(r).data());
-      }
-    }, threads);
+    parallel_for(
+        t.rows,
+        [&](std::size_t r0, std::size_t r1) {
+          aligned_buffer<std::int32_t> u(t.cols);
+          for (std::size_t r = r0; r < r1; ++r) {
+            unpack<A>(t.codes.data() + r * t.row_bytes(), t.cols, t.bits, u.data());
+            detail::quant_row_ops<A>::dequantize(
+                u.data(), t.cols, G, coders.data() + (tensor_wide ? 0 : r * gpr), out.row(r).data());
+          }
+        },
+        threads);
   });
 }
 

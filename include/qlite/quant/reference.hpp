@@ -43,14 +43,14 @@ inline std::int32_t encode_one(float x, const group_coder& c, int ulo, int uhi) 
 }
 
 /// Codes u of one row.
-inline void quantize_row(const float* x, std::size_t n, std::size_t group, const group_coder* coders,
-                         int ulo, int uhi, std::int32_t* u) noexcept {
+inline void quantize_row(const float* x, std::size_t n, std::size_t group, const group_coder* coders, int ulo,
+                         int uhi, std::int32_t* u) noexcept {
   for (std::size_t i = 0; i < n; ++i) u[i] = encode_one(x[i], coders[i / group], ulo, uhi);
 }
 
 /// Values y = scale · (u − zero_code) of one row.
-inline void dequantize_row(const std::int32_t* u, std::size_t n, std::size_t group,
-                           const group_coder* coders, float* y) noexcept {
+inline void dequantize_row(const std::int32_t* u, std::size_t n, std::size_t group, const group_coder* coders,
+                           float* y) noexcept {
   for (std::size_t i = 0; i < n; ++i) {
     const group_coder& c = coders[i / group];
     y[i] = c.scale * static_cast<float>(u[i] - c.zero_code);
@@ -67,7 +67,8 @@ inline void fake_quantize_row(const float* x, std::size_t n, std::size_t group, 
     y[i] = c.scale * static_cast<float>(u - c.zero_code);
     if (mask) {
       const float r = std::nearbyint(x[i] * c.inv_scale);
-      mask[i] = (r >= static_cast<float>(ulo - c.zero_code) && r <= static_cast<float>(uhi - c.zero_code)) ? 1 : 0;
+      mask[i] =
+          (r >= static_cast<float>(ulo - c.zero_code) && r <= static_cast<float>(uhi - c.zero_code)) ? 1 : 0;
     }
   }
 }

@@ -73,7 +73,7 @@ concept quant_scheme =
 /// One of qlite's granularities, with a group size ≥ 1 for per_group.
 template <class G>
 concept quant_granularity = std::same_as<G, per_tensor> || std::same_as<G, per_channel> ||
-                            (is_per_group_v<G> && G::group_size >= 1);
+    (is_per_group_v<G>&& G::group_size >= 1);
 
 /// A bit width qlite can pack.
 template <int Bits>
@@ -89,9 +89,12 @@ struct code_grid {
 constexpr code_grid grid_of(scheme_id s, int bits) noexcept {
   const int half = 1 << (bits - 1);
   switch (s) {
-    case scheme_id::symmetric: return {0, 2 * half - 1, half};
-    case scheme_id::symmetric_narrow: return {1, 2 * half - 1, half};
-    case scheme_id::asymmetric: return {0, 2 * half - 1, 0};
+    case scheme_id::symmetric:
+      return {0, 2 * half - 1, half};
+    case scheme_id::symmetric_narrow:
+      return {1, 2 * half - 1, half};
+    case scheme_id::asymmetric:
+      return {0, 2 * half - 1, 0};
   }
   return {0, 0, 0};
 }

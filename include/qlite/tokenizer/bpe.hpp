@@ -146,7 +146,8 @@ class byte_table {
       if (s.len_tag == lt && s.prefix == pre) {
         if (n <= 8) return s.id;
         const std::uint32_t off = offsets_[s.id].first;
-        if (offsets_[s.id].second == n && std::memcmp(arena_.data() + off + 8, p + 8, n - 8) == 0) return s.id;
+        if (offsets_[s.id].second == n && std::memcmp(arena_.data() + off + 8, p + 8, n - 8) == 0)
+          return s.id;
       }
     }
   }
@@ -157,7 +158,9 @@ class byte_table {
     const auto [off, len] = offsets_[id];
     return std::string_view(arena_).substr(off, len);
   }
-  [[nodiscard]] bool contains_id(std::uint32_t id) const noexcept { return id < present_.size() && present_[id]; }
+  [[nodiscard]] bool contains_id(std::uint32_t id) const noexcept {
+    return id < present_.size() && present_[id];
+  }
   [[nodiscard]] std::size_t id_bound() const noexcept { return offsets_.size(); }
   [[nodiscard]] bool empty() const noexcept { return slots_.empty(); }
 
@@ -315,7 +318,8 @@ void bpe_merge_small(const Rule& rule, const unsigned char* p, std::uint32_t n, 
 
 /// BPE of any piece: linked list + 8-ary heap, O(n log n).
 template <class Rule, class Out>
-void bpe_merge_heap(const Rule& rule, const unsigned char* p, std::uint32_t n, bpe_scratch& scratch, Out&& out) {
+void bpe_merge_heap(const Rule& rule, const unsigned char* p, std::uint32_t n, bpe_scratch& scratch,
+                    Out&& out) {
   // Long piece: linked list of symbols indexed by their start byte, plus a min-heap of
   // candidate merges keyed (rank << 32 | left start). cur_rank[left] is the rank of the pair
   // that currently starts at `left` (no_token: none): a popped key whose rank differs is
@@ -344,7 +348,8 @@ void bpe_merge_heap(const Rule& rule, const unsigned char* p, std::uint32_t n, b
     const std::uint32_t right = nx[left];
     std::uint32_t merged = no_token;
     const std::uint32_t r =
-        right >= n ? no_token : rule.pair(p, {left, en[left], id[left]}, {right, en[right], id[right]}, merged);
+        right >= n ? no_token
+                   : rule.pair(p, {left, en[left], id[left]}, {right, en[right], id[right]}, merged);
     cur_rank[left] = r;
     cur_merged[left] = merged;
     return r;
@@ -385,7 +390,8 @@ void bpe_merge_heap(const Rule& rule, const unsigned char* p, std::uint32_t n, b
 /// returns false and the caller uses the heap. O(n log n) worst case, ~O(n) in practice, and
 /// sequential memory access instead of a heap spanning megabytes.
 template <class Rule, class Out>
-bool bpe_merge_buckets(const Rule& rule, const unsigned char* p, std::uint32_t n, bpe_scratch& scratch, Out&& out) {
+bool bpe_merge_buckets(const Rule& rule, const unsigned char* p, std::uint32_t n, bpe_scratch& scratch,
+                       Out&& out) {
   auto& nx = scratch.next;
   auto& pv = scratch.prev;
   auto& en = scratch.end;
@@ -416,7 +422,8 @@ bool bpe_merge_buckets(const Rule& rule, const unsigned char* p, std::uint32_t n
     const std::uint32_t right = nx[left];
     std::uint32_t merged = no_token;
     const std::uint32_t r =
-        right >= n ? no_token : rule.pair(p, {left, en[left], id[left]}, {right, en[right], id[right]}, merged);
+        right >= n ? no_token
+                   : rule.pair(p, {left, en[left], id[left]}, {right, en[right], id[right]}, merged);
     cur_rank[left] = r;
     cur_merged[left] = merged;
     return r;

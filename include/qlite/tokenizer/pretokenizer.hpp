@@ -49,10 +49,14 @@ enum class pretokenizer : std::uint8_t {
 /// Name of a pattern ("gpt2", "cl100k", "qwen2", "o200k").
 constexpr std::string_view to_string(pretokenizer p) noexcept {
   switch (p) {
-    case pretokenizer::gpt2: return "gpt2";
-    case pretokenizer::cl100k: return "cl100k";
-    case pretokenizer::qwen2: return "qwen2";
-    case pretokenizer::o200k: return "o200k";
+    case pretokenizer::gpt2:
+      return "gpt2";
+    case pretokenizer::cl100k:
+      return "cl100k";
+    case pretokenizer::qwen2:
+      return "qwen2";
+    case pretokenizer::o200k:
+      return "o200k";
   }
   return "unknown";
 }
@@ -253,10 +257,14 @@ inline std::size_t scan_o200k(const scanner& sc, std::size_t i) noexcept {
                                             std::size_t n) noexcept {
   const detail::scanner sc{s, n};
   switch (kind) {
-    case pretokenizer::gpt2: return detail::scan_gpt2(sc, i);
-    case pretokenizer::cl100k: return detail::scan_cl100k(sc, i, true);
-    case pretokenizer::qwen2: return detail::scan_cl100k(sc, i, false);
-    case pretokenizer::o200k: return detail::scan_o200k(sc, i);
+    case pretokenizer::gpt2:
+      return detail::scan_gpt2(sc, i);
+    case pretokenizer::cl100k:
+      return detail::scan_cl100k(sc, i, true);
+    case pretokenizer::qwen2:
+      return detail::scan_cl100k(sc, i, false);
+    case pretokenizer::o200k:
+      return detail::scan_o200k(sc, i);
   }
   return n;
 }
@@ -270,7 +278,8 @@ inline std::size_t scan_o200k(const scanner& sc, std::size_t i) noexcept {
   };
   static constexpr known table[] = {
       {R"('s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+)", pretokenizer::gpt2},
-      {R"('(?:[sdmt]|ll|ve|re)| ?\p{L}++| ?\p{N}++| ?[^\s\p{L}\p{N}]++|\s++$|\s+(?!\S)|\s)", pretokenizer::gpt2},
+      {R"('(?:[sdmt]|ll|ve|re)| ?\p{L}++| ?\p{N}++| ?[^\s\p{L}\p{N}]++|\s++$|\s+(?!\S)|\s)",
+       pretokenizer::gpt2},
       {R"((?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,3}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+)",
        pretokenizer::cl100k},
       {R"('(?i:[sdmt]|ll|ve|re)|[^\r\n\p{L}\p{N}]?+\p{L}++|\p{N}{1,3}+| ?[^\s\p{L}\p{N}]++[\r\n]*+|\s++$|\s*[\r\n]|\s+(?!\S)|\s)",

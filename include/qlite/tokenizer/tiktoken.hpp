@@ -114,14 +114,16 @@ inline void parse_tiktoken(std::string_view data, const std::string& source, det
                                     " (expected A-Z a-z 0-9 + / and '=' padding, length a multiple of 4)");
     const std::string_view num = line.substr(sp + 1);
     if (num.empty() || num.size() > 10)
-      throw error(errc::format, where + ": expected a decimal rank after the space, found '" + std::string(num) + "'");
+      throw error(errc::format,
+                  where + ": expected a decimal rank after the space, found '" + std::string(num) + "'");
     std::uint64_t rank = 0;
     for (char c : num) {
       if (c < '0' || c > '9')
         throw error(errc::format, where + ": expected a decimal rank, found '" + std::string(num) + "'");
       rank = rank * 10 + static_cast<std::uint64_t>(c - '0');
     }
-    if (rank >= 0xFFFFFFF0ULL) throw error(errc::format, where + ": rank " + std::string(num) + " is too large");
+    if (rank >= 0xFFFFFFF0ULL)
+      throw error(errc::format, where + ": rank " + std::string(num) + " is too large");
     const auto r = static_cast<std::uint32_t>(rank);
     if (r >= seen.size()) seen.resize(std::size_t{r} + 1, 0);
     if (seen[r]) throw error(errc::format, where + ": duplicate rank " + std::to_string(r));
@@ -139,7 +141,8 @@ inline void parse_tiktoken(std::string_view data, const std::string& source, det
 
 /// A named encoding's pattern and special tokens. Throws qlite::error(invalid_argument)
 /// for a name it does not know (listing the names it knows).
-inline void named_encoding(std::string_view name, pretokenizer& pattern, std::vector<special_token>& specials) {
+inline void named_encoding(std::string_view name, pretokenizer& pattern,
+                           std::vector<special_token>& specials) {
   specials.clear();
   if (name == "gpt2" || name == "r50k_base") {
     pattern = pretokenizer::gpt2;

@@ -94,15 +94,15 @@ enum class normalizer : std::uint8_t { none, nfc };
 
 /// Everything a tokenizer is made of; loaders fill it (tiktoken.hpp, tokenizer_json.hpp).
 struct tokenizer_parts {
-  std::string name;                            ///< for messages ("cl100k_base", a path, ...)
+  std::string name;  ///< for messages ("cl100k_base", a path, ...)
   pretokenizer pattern = pretokenizer::cl100k;
   normalizer norm = normalizer::none;
   merge_rule rule = merge_rule::concat_rank;
-  bool whole_piece_lookup = true;              ///< emit a piece that is itself a token (tiktoken; HF ignore_merges)
-  bool specials_always_match = false;          ///< HF added tokens: `encode(text)` matches them
-  detail::byte_table vocab;                    ///< ordinary tokens: id → bytes (built by the tokenizer)
-  detail::pair_table merges;                   ///< pair_merges only
-  std::vector<special_token> specials;         ///< not part of `vocab`'s lookup
+  bool whole_piece_lookup = true;       ///< emit a piece that is itself a token (tiktoken; HF ignore_merges)
+  bool specials_always_match = false;   ///< HF added tokens: `encode(text)` matches them
+  detail::byte_table vocab;             ///< ordinary tokens: id → bytes (built by the tokenizer)
+  detail::pair_table merges;            ///< pair_merges only
+  std::vector<special_token> specials;  ///< not part of `vocab`'s lookup
 };
 
 /// Result of `encode_with_offsets`.
@@ -119,7 +119,8 @@ class tokenizer {
     std::uint32_t first = detail::no_token;
     const std::uint32_t dup = p_.vocab.build(&first);
     if (dup != detail::no_token)
-      throw error(errc::format, p_.name + ": tokens " + std::to_string(first) + " and " + std::to_string(dup) +
+      throw error(errc::format, p_.name + ": tokens " + std::to_string(first) + " and " +
+                                    std::to_string(dup) +
                                     " have the same bytes (expected every token's bytes to be unique)");
     for (unsigned b = 0; b < 256; ++b) {
       const auto c = static_cast<unsigned char>(b);
@@ -129,13 +130,15 @@ class tokenizer {
                                       " (expected all 256 single bytes in a byte-level vocabulary)");
     }
     for (const special_token& s : p_.specials) {
-      if (s.text.empty()) throw error(errc::format, p_.name + ": special token " + std::to_string(s.id) + " is empty");
+      if (s.text.empty())
+        throw error(errc::format, p_.name + ": special token " + std::to_string(s.id) + " is empty");
       first_byte_[static_cast<unsigned char>(s.text[0])] = true;
       n_vocab_ = std::max<std::size_t>(n_vocab_, std::size_t{s.id} + 1);
     }
     n_vocab_ = std::max(n_vocab_, p_.vocab.id_bound());
     if (!p_.whole_piece_lookup && p_.rule == merge_rule::pair_merges) {
-      reachable_ = std::shared_ptr<std::atomic<std::uint8_t>[]>(new std::atomic<std::uint8_t>[p_.vocab.id_bound()]);
+      reachable_ =
+          std::shared_ptr<std::atomic<std::uint8_t>[]>(new std::atomic<std::uint8_t>[p_.vocab.id_bound()]);
       for (std::ptrdiff_t k = 0; k < static_cast<std::ptrdiff_t>(p_.vocab.id_bound()); ++k)
         reachable_[k].store(0, std::memory_order_relaxed);
     }
@@ -148,7 +151,8 @@ class tokenizer {
       dec_arena_.append(b);
     }
     for (const special_token& s : p_.specials) {
-      dec_index_[s.id] = {static_cast<std::uint32_t>(dec_arena_.size()), static_cast<std::uint32_t>(s.text.size())};
+      dec_index_[s.id] = {static_cast<std::uint32_t>(dec_arena_.size()),
+                          static_cast<std::uint32_t>(s.text.size())};
       dec_arena_.append(s.text);
     }
   }
@@ -270,7 +274,8 @@ class tokenizer {
 
   /// Testing hook: BPE of one piece (no whole-piece lookup) with a chosen algorithm of
   /// bpe.hpp — 0: array scan (≤ 64 bytes), 1: heap, 2: buckets (empty result if it falls back).
-  [[nodiscard]] std::vector<std::uint32_t> merge_piece_for_testing(std::string_view piece, int algorithm) const {
+  [[nodiscard]] std::vector<std::uint32_t> merge_piece_for_testing(std::string_view piece,
+                                                                   int algorithm) const {
     std::vector<std::uint32_t> ids;
     detail::bpe_scratch scratch;
     const auto* s = reinterpret_cast<const unsigned char*>(piece.data());
@@ -307,8 +312,8 @@ class tokenizer {
   [[nodiscard]] std::string_view token_bytes(std::uint32_t id) const noexcept { return lookup_bytes(id); }
 
   /// Leftmost, then longest, special token of `set` starting at or after `from`.
-  [[nodiscard]] const special_token* find_special(std::string_view text, std::size_t from, const special_set& set,
-                                                  std::size_t& at) const noexcept {
+  [[nodiscard]] const special_token* find_special(std::string_view text, std::size_t from,
+                                                  const special_set& set, std::size_t& at) const noexcept {
     for (std::size_t i = from; i < text.size(); ++i) {
       if (!first_byte_[static_cast<unsigned char>(text[i])]) continue;
       const special_token* best = nullptr;
@@ -325,24 +330,28 @@ class tokenizer {
     return nullptr;
   }
 
-  void check_disallowed(std::string_view text, const special_set& allowed, const special_set& disallowed) const {
+  void check_disallowed(std::string_view text, const special_set& allowed,
+                        const special_set& disallowed) const {
     if (p_.specials.empty()) return;
     std::string fixed;
     const std::string_view t = utf8_view_or_fix(text, fixed);
     std::vector<std::string> bad;
     for (const special_token& s : p_.specials) {
-      const bool is_disallowed = disallowed.is_all() ? !allowed.contains(s.text) : disallowed.contains(s.text);
+      const bool is_disallowed =
+          disallowed.is_all() ? !allowed.contains(s.text) : disallowed.contains(s.text);
       if (is_disallowed) bad.push_back(s.text);
     }
     if (bad.empty()) return;
     std::size_t at = 0;
     const special_set bad_set(std::move(bad));
     if (const special_token* s = find_special(t, 0, bad_set, at)) {
-      throw error(errc::invalid_argument,
-                  p_.name + ": The text contains a special token that is not allowed: " + s->text + " (at byte " +
-                      std::to_string(at) + "). To encode it as the special token, add it to allowed_special; "
-                      "to encode it as ordinary text, remove it from disallowed_special; to disable the check "
-                      "for all special tokens, pass an empty disallowed_special (or use encode_ordinary).");
+      throw error(
+          errc::invalid_argument,
+          p_.name + ": The text contains a special token that is not allowed: " + s->text + " (at byte " +
+              std::to_string(at) +
+              "). To encode it as the special token, add it to allowed_special; "
+              "to encode it as ordinary text, remove it from disallowed_special; to disable the check "
+              "for all special tokens, pass an empty disallowed_special (or use encode_ordinary).");
     }
   }
 
@@ -504,7 +513,8 @@ class tokenizer {
   std::size_t n_vocab_ = 0;
   std::uint64_t serial_ = next_serial();
   // pair_merges without ignore_merges: per token 0 unknown, 1 BPE(bytes) == [token], 2 not
-  std::shared_ptr<std::atomic<std::uint8_t>[]> reachable_;  // never 0: an empty cache entry matches no tokenizer
+  std::shared_ptr<std::atomic<std::uint8_t>[]>
+      reachable_;  // never 0: an empty cache entry matches no tokenizer
 };
 
 /// Turns ids into text incrementally, holding back the bytes of a UTF-8 sequence that a
@@ -536,9 +546,12 @@ class stream_decoder {
       const auto b = static_cast<unsigned char>(s[n - k]);
       if ((b & 0xC0) == 0x80) continue;  // continuation: look further back
       std::size_t need = 0;
-      if (b >= 0xC2 && b <= 0xDF) need = 2;
-      else if (b >= 0xE0 && b <= 0xEF) need = 3;
-      else if (b >= 0xF0 && b <= 0xF4) need = 4;
+      if (b >= 0xC2 && b <= 0xDF)
+        need = 2;
+      else if (b >= 0xE0 && b <= 0xEF)
+        need = 3;
+      else if (b >= 0xF0 && b <= 0xF4)
+        need = 4;
       if (need <= k) return 0;  // complete (or not a lead byte)
       // still a possible prefix? check the second byte's range for E0/ED/F0/F4
       std::string probe(s.substr(n - k));

@@ -91,7 +91,8 @@ struct json_ctx {
     throw error(c, file + ": " + path + ": " + what);
   }
   const nlohmann::json& member(const nlohmann::json& obj, const char* key, const std::string& path) const {
-    if (!obj.is_object() || !obj.contains(key)) fail(errc::format, path, std::string("missing field '") + key + "'");
+    if (!obj.is_object() || !obj.contains(key))
+      fail(errc::format, path, std::string("missing field '") + key + "'");
     return obj.at(key);
   }
   std::string string_of(const nlohmann::json& v, const std::string& path) const {
@@ -116,7 +117,8 @@ inline nlohmann::json parse_json(const std::string& data, const std::string& fil
   try {
     return nlohmann::json::parse(data);
   } catch (const nlohmann::json::parse_error& e) {
-    throw error(errc::format, file + ": invalid JSON at byte " + std::to_string(e.byte) + " (" + e.what() + ")");
+    throw error(errc::format,
+                file + ": invalid JSON at byte " + std::to_string(e.byte) + " (" + e.what() + ")");
   }
 }
 
@@ -135,15 +137,19 @@ inline normalizer parse_normalizer(const json_ctx& cx, const nlohmann::json& n, 
   cx.fail(errc::unsupported, path, "normalizer '" + type + "' is not supported (qlite supports null, NFC)");
 }
 
-inline pretokenizer parse_pre_tokenizer(const json_ctx& cx, const nlohmann::json& p, const std::string& path) {
-  if (p.is_null()) cx.fail(errc::unsupported, path, "a null pre_tokenizer is not supported (expected Split+ByteLevel)");
+inline pretokenizer parse_pre_tokenizer(const json_ctx& cx, const nlohmann::json& p,
+                                        const std::string& path) {
+  if (p.is_null())
+    cx.fail(errc::unsupported, path, "a null pre_tokenizer is not supported (expected Split+ByteLevel)");
   auto byte_level = [&](const nlohmann::json& b, const std::string& bp, bool regex_expected) {
     if (cx.flag(b, "add_prefix_space"))
-      cx.fail(errc::unsupported, bp + ".add_prefix_space", "ByteLevel add_prefix_space=true is not supported");
+      cx.fail(errc::unsupported, bp + ".add_prefix_space",
+              "ByteLevel add_prefix_space=true is not supported");
     const bool use_regex = !b.contains("use_regex") || cx.flag(b, "use_regex");
     if (use_regex != regex_expected)
       cx.fail(errc::unsupported, bp + ".use_regex",
-              regex_expected ? "ByteLevel alone must use its regex" : "ByteLevel after Split must have use_regex=false");
+              regex_expected ? "ByteLevel alone must use its regex"
+                             : "ByteLevel after Split must have use_regex=false");
   };
   const std::string type = cx.string_of(cx.member(p, "type", path), path + ".type");
   if (type == "ByteLevel") {
@@ -151,7 +157,8 @@ inline pretokenizer parse_pre_tokenizer(const json_ctx& cx, const nlohmann::json
     return pretokenizer::gpt2;
   }
   if (type != "Sequence")
-    cx.fail(errc::unsupported, path, "pre_tokenizer '" + type + "' is not supported (expected Sequence[Split, ByteLevel])");
+    cx.fail(errc::unsupported, path,
+            "pre_tokenizer '" + type + "' is not supported (expected Sequence[Split, ByteLevel])");
   const nlohmann::json& list = cx.member(p, "pretokenizers", path);
   if (!list.is_array() || list.size() != 2)
     cx.fail(errc::unsupported, path + ".pretokenizers", "expected exactly [Split, ByteLevel]");
@@ -159,17 +166,21 @@ inline pretokenizer parse_pre_tokenizer(const json_ctx& cx, const nlohmann::json
   const std::string t0 = cx.string_of(cx.member(list[0], "type", p0), p0 + ".type");
   const std::string t1 = cx.string_of(cx.member(list[1], "type", p1), p1 + ".type");
   if (t0 != "Split" || t1 != "ByteLevel")
-    cx.fail(errc::unsupported, path + ".pretokenizers", "pre_tokenizer Sequence[" + t0 + ", " + t1 +
-                                                            "] is not supported (expected [Split, ByteLevel])");
+    cx.fail(errc::unsupported, path + ".pretokenizers",
+            "pre_tokenizer Sequence[" + t0 + ", " + t1 + "] is not supported (expected [Split, ByteLevel])");
   byte_level(list[1], p1, false);
   const nlohmann::json& pat = cx.member(list[0], "pattern", p0);
   if (!pat.contains("Regex"))
-    cx.fail(errc::unsupported, p0 + ".pattern", "only Regex split patterns are supported, found " + pat.dump());
+    cx.fail(errc::unsupported, p0 + ".pattern",
+            "only Regex split patterns are supported, found " + pat.dump());
   const std::string regex = cx.string_of(pat.at("Regex"), p0 + ".pattern.Regex");
-  const std::string behavior = list[0].contains("behavior") ? cx.string_of(list[0].at("behavior"), p0 + ".behavior") : "";
+  const std::string behavior =
+      list[0].contains("behavior") ? cx.string_of(list[0].at("behavior"), p0 + ".behavior") : "";
   if (behavior != "Isolated")
-    cx.fail(errc::unsupported, p0 + ".behavior", "Split behavior '" + behavior + "' is not supported (expected Isolated)");
-  if (cx.flag(list[0], "invert")) cx.fail(errc::unsupported, p0 + ".invert", "Split invert=true is not supported");
+    cx.fail(errc::unsupported, p0 + ".behavior",
+            "Split behavior '" + behavior + "' is not supported (expected Isolated)");
+  if (cx.flag(list[0], "invert"))
+    cx.fail(errc::unsupported, p0 + ".invert", "Split invert=true is not supported");
   pretokenizer kind{};
   if (!pretokenizer_from_pattern(regex, kind))
     cx.fail(errc::unsupported, p0 + ".pattern.Regex",
@@ -188,18 +199,22 @@ inline tokenizer parse_tokenizer_json(const std::string& data, const std::string
   parts.name = source;
   parts.rule = merge_rule::pair_merges;
   parts.specials_always_match = true;
-  parts.norm = detail::parse_normalizer(cx, j.contains("normalizer") ? j.at("normalizer") : nlohmann::json(), "normalizer");
-  parts.pattern = detail::parse_pre_tokenizer(cx, j.contains("pre_tokenizer") ? j.at("pre_tokenizer") : nlohmann::json(),
-                                              "pre_tokenizer");
+  parts.norm = detail::parse_normalizer(cx, j.contains("normalizer") ? j.at("normalizer") : nlohmann::json(),
+                                        "normalizer");
+  parts.pattern = detail::parse_pre_tokenizer(
+      cx, j.contains("pre_tokenizer") ? j.at("pre_tokenizer") : nlohmann::json(), "pre_tokenizer");
   const nlohmann::json& model = cx.member(j, "model", "(root)");
   if (model.contains("type") && cx.string_of(model.at("type"), "model.type") != "BPE")
-    cx.fail(errc::unsupported, "model.type", "model '" + model.at("type").get<std::string>() + "' is not supported (expected BPE)");
+    cx.fail(errc::unsupported, "model.type",
+            "model '" + model.at("type").get<std::string>() + "' is not supported (expected BPE)");
   if (model.contains("dropout") && !model.at("dropout").is_null() &&
       !(model.at("dropout").is_number() && model.at("dropout").get<double>() == 0.0))
     cx.fail(errc::unsupported, "model.dropout", "BPE dropout is not supported");
-  if (cx.flag(model, "byte_fallback")) cx.fail(errc::unsupported, "model.byte_fallback", "byte_fallback is not supported");
+  if (cx.flag(model, "byte_fallback"))
+    cx.fail(errc::unsupported, "model.byte_fallback", "byte_fallback is not supported");
   if (!cx.empty_or_null(model, "continuing_subword_prefix"))
-    cx.fail(errc::unsupported, "model.continuing_subword_prefix", "a continuing_subword_prefix is not supported");
+    cx.fail(errc::unsupported, "model.continuing_subword_prefix",
+            "a continuing_subword_prefix is not supported");
   if (!cx.empty_or_null(model, "end_of_word_suffix"))
     cx.fail(errc::unsupported, "model.end_of_word_suffix", "an end_of_word_suffix is not supported");
   parts.whole_piece_lookup = cx.flag(model, "ignore_merges");
@@ -212,7 +227,8 @@ inline tokenizer parse_tokenizer_json(const std::string& data, const std::string
     const std::uint32_t id = cx.id_of(value, "model.vocab[\"" + key + "\"]");
     if (!detail::byte_level_decode(key, bytes))
       cx.fail(errc::format, "model.vocab[\"" + key + "\"]",
-              "token has a character outside GPT-2's byte-to-unicode alphabet (expected a byte-level vocabulary)");
+              "token has a character outside GPT-2's byte-to-unicode alphabet (expected a byte-level "
+              "vocabulary)");
     if (id >= seen.size()) seen.resize(std::size_t{id} + 1, 0);
     if (seen[id]) cx.fail(errc::format, "model.vocab[\"" + key + "\"]", "duplicate id " + std::to_string(id));
     seen[id] = 1;
@@ -245,7 +261,8 @@ inline tokenizer parse_tokenizer_json(const std::string& data, const std::string
     const auto ia = by_name.find(a), ib = by_name.find(b), iab = by_name.find(a + b);
     if (ia == by_name.end()) cx.fail(errc::format, mp, "unknown token \"" + a + "\" (not in model.vocab)");
     if (ib == by_name.end()) cx.fail(errc::format, mp, "unknown token \"" + b + "\" (not in model.vocab)");
-    if (iab == by_name.end()) cx.fail(errc::format, mp, "the merged token \"" + a + b + "\" is not in model.vocab");
+    if (iab == by_name.end())
+      cx.fail(errc::format, mp, "the merged token \"" + a + b + "\" is not in model.vocab");
     parts.merges.put(ia->second, ib->second, {static_cast<std::uint32_t>(i), iab->second});
   }
   if (j.contains("added_tokens") && !j.at("added_tokens").is_null()) {
@@ -253,7 +270,9 @@ inline tokenizer parse_tokenizer_json(const std::string& data, const std::string
     for (std::size_t i = 0; i < added.size(); ++i) {
       const std::string ap = "added_tokens[" + std::to_string(i) + "]";
       for (const char* f : {"lstrip", "rstrip", "single_word"})
-        if (cx.flag(added[i], f)) cx.fail(errc::unsupported, ap + "." + f, std::string("added token option ") + f + "=true is not supported");
+        if (cx.flag(added[i], f))
+          cx.fail(errc::unsupported, ap + "." + f,
+                  std::string("added token option ") + f + "=true is not supported");
       parts.specials.push_back({cx.string_of(cx.member(added[i], "content", ap), ap + ".content"),
                                 cx.id_of(cx.member(added[i], "id", ap), ap + ".id")});
     }
@@ -287,7 +306,8 @@ inline tokenizer load_gpt2_data_gym(const std::string& encoder_json_path, const 
       continue;
     }
     if (!detail::byte_level_decode(key, bytes))
-      cx.fail(errc::format, "[\"" + key + "\"]", "token has a character outside GPT-2's byte-to-unicode alphabet");
+      cx.fail(errc::format, "[\"" + key + "\"]",
+              "token has a character outside GPT-2's byte-to-unicode alphabet");
     if (!by_name.emplace(key, id).second || parts.vocab.contains_id(id))
       cx.fail(errc::format, "[\"" + key + "\"]", "duplicate id " + std::to_string(id));
     parts.vocab.set(id, bytes);
@@ -313,7 +333,8 @@ inline tokenizer load_gpt2_data_gym(const std::string& encoder_json_path, const 
     const std::string a = line.substr(0, sp), b = line.substr(sp + 1);
     const auto ia = by_name.find(a), ib = by_name.find(b), iab = by_name.find(a + b);
     if (ia == by_name.end() || ib == by_name.end() || iab == by_name.end())
-      throw error(errc::format, where + ": merge '" + line + "' names a token that is not in " + encoder_json_path);
+      throw error(errc::format,
+                  where + ": merge '" + line + "' names a token that is not in " + encoder_json_path);
     parts.merges.put(ia->second, ib->second, {static_cast<std::uint32_t>(rank++), iab->second});
   }
   return tokenizer(std::move(parts));

@@ -35,14 +35,14 @@ namespace qlite {
 
 /// Code-point class bits (one byte per code point).
 namespace ucp {
-inline constexpr std::uint8_t letter = 1;       ///< \p{L}
-inline constexpr std::uint8_t number = 2;       ///< \p{N}
-inline constexpr std::uint8_t space = 4;        ///< White_Space (\s)
-inline constexpr std::uint8_t upperish = 8;     ///< [\p{Lu}\p{Lt}\p{Lm}\p{Lo}\p{M}] (o200k)
-inline constexpr std::uint8_t lowerish = 16;    ///< [\p{Ll}\p{Lm}\p{Lo}\p{M}] (o200k)
-inline constexpr std::uint8_t mark = 32;        ///< \p{M}
-inline constexpr std::uint8_t nfc_maybe = 64;   ///< NFC_Quick_Check is No or Maybe
-inline constexpr std::uint8_t nonstarter = 128; ///< canonical combining class != 0
+inline constexpr std::uint8_t letter = 1;        ///< \p{L}
+inline constexpr std::uint8_t number = 2;        ///< \p{N}
+inline constexpr std::uint8_t space = 4;         ///< White_Space (\s)
+inline constexpr std::uint8_t upperish = 8;      ///< [\p{Lu}\p{Lt}\p{Lm}\p{Lo}\p{M}] (o200k)
+inline constexpr std::uint8_t lowerish = 16;     ///< [\p{Ll}\p{Lm}\p{Lo}\p{M}] (o200k)
+inline constexpr std::uint8_t mark = 32;         ///< \p{M}
+inline constexpr std::uint8_t nfc_maybe = 64;    ///< NFC_Quick_Check is No or Maybe
+inline constexpr std::uint8_t nonstarter = 128;  ///< canonical combining class != 0
 }  // namespace ucp
 
 /// Class bits of a code point (0 for cp > U+10FFFF).
@@ -69,8 +69,7 @@ inline constexpr std::uint8_t nonstarter = 128; ///< canonical combining class !
     return ((b0 & 0x0F) << 12) | ((s[i + 1] & 0x3Fu) << 6) | (s[i + 2] & 0x3Fu);
   }
   len = 4;
-  return ((b0 & 0x07) << 18) | ((s[i + 1] & 0x3Fu) << 12) | ((s[i + 2] & 0x3Fu) << 6) |
-         (s[i + 3] & 0x3Fu);
+  return ((b0 & 0x07) << 18) | ((s[i + 1] & 0x3Fu) << 12) | ((s[i + 2] & 0x3Fu) << 6) | (s[i + 3] & 0x3Fu);
 }
 
 /// Appends the UTF-8 encoding of cp (cp must be a scalar value).
@@ -95,8 +94,7 @@ inline void utf8_append(std::string& out, std::uint32_t cp) {
 /// Length of the valid UTF-8 sequence starting at s[i], or 0 if the bytes at i do not
 /// start one; `subpart` receives the length of the maximal invalid subpart in that case
 /// (≥ 1: the bytes that WHATWG replaces by one U+FFFD).
-[[nodiscard]] inline std::size_t utf8_sequence_length(const unsigned char* s, std::size_t i,
-                                                      std::size_t n,
+[[nodiscard]] inline std::size_t utf8_sequence_length(const unsigned char* s, std::size_t i, std::size_t n,
                                                       std::size_t& subpart) noexcept {
   const unsigned b0 = s[i];
   subpart = 1;
@@ -177,9 +175,9 @@ inline std::uint8_t combining_class(std::uint32_t cp) noexcept {
   return (it != std::end(t) && (*it >> 8) == cp) ? static_cast<std::uint8_t>(*it & 0xFF) : 0;
 }
 
-inline constexpr std::uint32_t hangul_s = 0xAC00, hangul_l = 0x1100, hangul_v = 0x1161,
-                               hangul_t = 0x11A7, hangul_lcount = 19, hangul_vcount = 21,
-                               hangul_tcount = 28, hangul_ncount = 588, hangul_scount = 11172;
+inline constexpr std::uint32_t hangul_s = 0xAC00, hangul_l = 0x1100, hangul_v = 0x1161, hangul_t = 0x11A7,
+                               hangul_lcount = 19, hangul_vcount = 21, hangul_tcount = 28,
+                               hangul_ncount = 588, hangul_scount = 11172;
 
 inline void canonical_decompose(std::uint32_t cp, std::u32string& out) {
   if (cp >= hangul_s && cp < hangul_s + hangul_scount) {
@@ -203,8 +201,8 @@ inline void canonical_decompose(std::uint32_t cp, std::u32string& out) {
 inline std::uint32_t primary_composite(std::uint32_t a, std::uint32_t b) noexcept {
   if (a >= hangul_l && a < hangul_l + hangul_lcount && b >= hangul_v && b < hangul_v + hangul_vcount)
     return hangul_s + ((a - hangul_l) * hangul_vcount + (b - hangul_v)) * hangul_tcount;
-  if (a >= hangul_s && a < hangul_s + hangul_scount && (a - hangul_s) % hangul_tcount == 0 &&
-      b > hangul_t && b < hangul_t + hangul_tcount)
+  if (a >= hangul_s && a < hangul_s + hangul_scount && (a - hangul_s) % hangul_tcount == 0 && b > hangul_t &&
+      b < hangul_t + hangul_tcount)
     return a + (b - hangul_t);
   const std::uint64_t key = (std::uint64_t{a} << 21) | b;
   const auto& t = unicode_data::compositions;
@@ -252,10 +250,9 @@ inline std::uint32_t primary_composite(std::uint32_t a, std::uint32_t b) noexcep
     }
     std::size_t b = a;
     while (b < d.size() && detail::combining_class(d[b]) != 0) ++b;
-    std::stable_sort(d.begin() + static_cast<std::ptrdiff_t>(a), d.begin() + static_cast<std::ptrdiff_t>(b),
-                     [](char32_t x, char32_t y) {
-                       return detail::combining_class(x) < detail::combining_class(y);
-                     });
+    std::stable_sort(
+        d.begin() + static_cast<std::ptrdiff_t>(a), d.begin() + static_cast<std::ptrdiff_t>(b),
+        [](char32_t x, char32_t y) { return detail::combining_class(x) < detail::combining_class(y); });
     a = b;
   }
   // Canonical composition.

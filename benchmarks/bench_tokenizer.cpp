@@ -1,12 +1,13 @@
 // bench_tokenizer: encode/decode throughput (bytes/s) of qlite's byte-level BPE tokenizer on
 // the shared corpus, per encoding: the natural part (prose + code + multilingual, one text),
 // each adversarial document, 1 MiB versions of the adversarial documents, decode, and batch
-// encoding on 1 and 2 threads.
+// encoding on 1 and 2 threads; and the SentencePiece BPE (tok512.bin, llama2.c's vocabulary)
+// on TinyStories text (models/tinystories_val.txt) and on 1 MiB of 'a'.
 //
 //   ./bench_tokenizer --benchmark_filter='encode/cl100k_base' --benchmark_min_time=0.5
 //
-// Data: $QLITE_SHARED_DATA/tokenizer (the build sets it to ../shared/data); missing data is
-// reported as a skipped benchmark.
+// Data: $QLITE_SHARED_DATA/tokenizer and $QLITE_SHARED_DATA/models (the build sets it to
+// ../shared/data); missing data is reported as a skipped benchmark.
 #include <benchmark/benchmark.h>
 
 #include <cstdio>
@@ -16,6 +17,7 @@
 #include <string_view>
 #include <vector>
 
+#include <qlite/tokenizer/sentencepiece.hpp>
 #include <qlite/tokenizer/tiktoken.hpp>
 #include <qlite/tokenizer/tokenizer_json.hpp>
 
@@ -28,10 +30,11 @@ struct corpus {
   std::vector<std::pair<std::string, std::string>> adversarial;  // name, text
 };
 
-std::string data_dir() {
-  if (const char* env = std::getenv("QLITE_SHARED_DATA")) return std::string(env) + "/tokenizer";
-  return std::string(QLITE_SHARED_DATA) + "/tokenizer";
+std::string shared_dir() {
+  if (const char* env = std::getenv("QLITE_SHARED_DATA")) return env;
+  return QLITE_SHARED_DATA;
 }
+std::string data_dir() { return shared_dir() + "/tokenizer"; }
 
 corpus load_corpus(const std::string& dir) {
   corpus c;
@@ -105,13 +108,62 @@ void batch_bench(benchmark::State& state, const qlite::tokenizer* tok, const std
                                               benchmark::Counter::kIsIterationInvariantRate);
 }
 
+void sp_encode_bench(benchmark::State& state, const qlite::sentencepiece_tokenizer* tok,
+                     const std::string* text) {
+  std::size_t n = 0;
+  for (auto _ : state) {
+    auto ids = tok->encode(*text, true);
+    n = ids.size();
+    benchmark::DoNotOptimize(ids.data());
+  }
+  state.SetBytesProcessed(state.iterations() * static_cast<std::int64_t>(text->size()));
+  state.counters["tokens"] = static_cast<double>(n);
+  state.counters["MB/s"] = benchmark::Counter(static_cast<double>(text->size()) / 1e6,
+                                              benchmark::Counter::kIsIterationInvariantRate);
+}
+
+void sp_decode_bench(benchmark::State& state, const qlite::sentencepiece_tokenizer* tok,
+                     const std::string* text) {
+  const std::vector<std::uint32_t> ids = tok->encode(*text, true);
+  for (auto _ : state) {
+    std::string out = tok->decode(ids);
+    benchmark::DoNotOptimize(out.data());
+  }
+  state.SetBytesProcessed(state.iterations() * static_cast<std::int64_t>(text->size()));
+  state.counters["MB/s"] = benchmark::Counter(static_cast<double>(text->size()) / 1e6,
+                                              benchmark::Counter::kIsIterationInvariantRate);
+}
+
+/// SentencePiece BPE rows (tok512.bin on TinyStories); false when the data is absent.
+bool register_sentencepiece() {
+  const std::string models = shared_dir() + "/models";
+  if (!fs::exists(models + "/tok512.bin") || !fs::exists(models + "/tinystories_val.txt")) return false;
+  static const qlite::sentencepiece_tokenizer tok =
+      qlite::sentencepiece_from_llama2c(qlite::read_llama2c_tokenizer(models + "/tok512.bin"), "tok512.bin");
+  static const std::string stories = qlite::detail::read_file(models + "/tinystories_val.txt");
+  static const std::string run_a(1u << 20, 'a');
+  benchmark::RegisterBenchmark("encode/sentencepiece-tok512/tinystories_val", sp_encode_bench, &tok, &stories)
+      ->Unit(benchmark::kMillisecond);
+  benchmark::RegisterBenchmark("encode/sentencepiece-tok512/run_a_1MiB", sp_encode_bench, &tok, &run_a)
+      ->Unit(benchmark::kMillisecond);
+  benchmark::RegisterBenchmark("decode/sentencepiece-tok512/tinystories_val", sp_decode_bench, &tok, &stories)
+      ->Unit(benchmark::kMillisecond);
+  return true;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
   benchmark::Initialize(&argc, argv);
   const std::string dir = data_dir();
+  if (!register_sentencepiece())
+    std::fprintf(stderr,
+                 "SKIPPED: sentencepiece rows: %s/models is missing tok512.bin or tinystories_val.txt\n",
+                 shared_dir().c_str());
   if (!fs::exists(dir + "/corpus")) {
     std::fprintf(stderr, "SKIPPED: %s is missing (the shared data sits in ../shared/data)\n", dir.c_str());
+    benchmark::RunSpecifiedBenchmarks();
+    benchmark::Shutdown();
     return 0;
   }
   static const corpus c = load_corpus(dir);

@@ -1,11 +1,13 @@
-// qlite-tokenize: text → token ids (or ids → bytes) with a tiktoken rank file or a
-// Hugging Face tokenizer.json.
+// qlite-tokenize: text → token ids (or ids → bytes) with a tiktoken rank file, a Hugging
+// Face tokenizer.json, a llama2.c tokenizer.bin or the vocabulary of a GGUF file.
 //
 //   qlite-tokenize --encoding cl100k_base --vocab cl100k_base.tiktoken notes.txt
 //   echo "hello" | qlite-tokenize --tokenizer-json qwen3/tokenizer.json --count
 //   qlite-tokenize --encoding o200k_base --vocab o200k_base.tiktoken --ids-out ids.u32 doc.txt
 //   qlite-tokenize --encoding o200k_base --vocab o200k_base.tiktoken --decode ids.u32
 //   qlite-tokenize --encoding gpt2 --vocab r50k_base.tiktoken --bench doc.txt
+//   qlite-tokenize --llama2c-tokenizer tok512.bin --bos story.txt
+//   qlite-tokenize --gguf stories260K.gguf --bench tinystories_val.txt
 #include <fmt/core.h>
 
 #include <chrono>
@@ -14,18 +16,28 @@
 #include <cstring>
 #include <ctime>
 #include <exception>
+#include <functional>
 #include <optional>
+#include <span>
 #include <string>
 #include <vector>
 
+#include <qlite/core/parallel_for.hpp>
+#include <qlite/tokenizer/sentencepiece.hpp>
 #include <qlite/tokenizer/tiktoken.hpp>
 #include <qlite/tokenizer/tokenizer_json.hpp>
 
 namespace {
 
 constexpr const char* usage =
-    "usage: qlite-tokenize (--encoding NAME --vocab FILE.tiktoken | --tokenizer-json FILE) [options] [FILE]\n"
-    "  NAME: gpt2, r50k_base, cl100k_base, o200k_base (picks the pattern and special tokens)\n"
+    "usage: qlite-tokenize TOKENIZER [options] [FILE]\n"
+    "TOKENIZER, one of:\n"
+    "  --encoding NAME --vocab FILE.tiktoken   byte-level BPE; NAME: gpt2, r50k_base, cl100k_base,\n"
+    "                                          o200k_base (picks the pattern and special tokens)\n"
+    "  --tokenizer-json FILE                   byte-level BPE from a Hugging Face tokenizer.json\n"
+    "  --llama2c-tokenizer FILE                SentencePiece BPE from a llama2.c tokenizer.bin\n"
+    "  --gguf FILE                             SentencePiece BPE from a GGUF file's tokenizer.ggml.*\n"
+    "                                          (tokenizer.ggml.model \"llama\")\n"
     "  FILE: the text to encode (or the ids to decode); standard input when absent\n"
     "options:\n"
     "  --ids-out FILE   write the ids as raw little-endian uint32 (no header)\n"
@@ -33,6 +45,7 @@ constexpr const char* usage =
     "  --decode         read raw little-endian uint32 ids and write their bytes\n"
     "  --allow-special  match every special token (tiktoken family; tokenizer.json always does)\n"
     "  --ordinary       never match special tokens\n"
+    "  --bos, --eos     SentencePiece: add BOS / EOS (as llama2.c's encode(text, bos, eos))\n"
     "  --bench          print encode and decode MB/s (best of 5)\n"
     "  --threads N      threads for --bench batch encoding (default: all)\n"
     "Without --count/--ids-out/--bench the ids are printed, space-separated.\n";
@@ -75,8 +88,9 @@ std::pair<double, double> best_seconds(F&& f) {
 }
 
 int run(int argc, char** argv) {
-  std::optional<std::string> encoding, vocab, tokenizer_json, ids_out, input;
-  bool count = false, decode = false, bench = false, allow_special = false, ordinary = false;
+  std::optional<std::string> encoding, vocab, tokenizer_json, llama2c, gguf, ids_out, input;
+  bool count = false, decode = false, bench = false, allow_special = false, ordinary = false, bos = false,
+       eos = false;
   unsigned threads = 0;
   for (int i = 1; i < argc; ++i) {
     const std::string a = argv[i];
@@ -90,6 +104,14 @@ int run(int argc, char** argv) {
       vocab = value();
     else if (a == "--tokenizer-json")
       tokenizer_json = value();
+    else if (a == "--llama2c-tokenizer")
+      llama2c = value();
+    else if (a == "--gguf")
+      gguf = value();
+    else if (a == "--bos")
+      bos = true;
+    else if (a == "--eos")
+      eos = true;
     else if (a == "--ids-out")
       ids_out = value();
     else if (a == "--count")
@@ -115,15 +137,36 @@ int run(int argc, char** argv) {
       throw qlite::error(qlite::errc::invalid_argument, std::string("more than one input file\n") + usage);
     }
   }
+  // One of the two tokenizer families, behind three functions.
   std::optional<qlite::tokenizer> tok;
-  if (tokenizer_json && !encoding && !vocab) {
+  std::optional<qlite::sentencepiece_tokenizer> sp;
+  const int sources = int{tokenizer_json.has_value()} + int{encoding || vocab} + int{llama2c.has_value()} +
+                      int{gguf.has_value()};
+  if (sources != 1) {
+    std::fputs(usage, stderr);
+    return 2;
+  }
+  if (tokenizer_json) {
     tok.emplace(qlite::load_tokenizer_json(*tokenizer_json));
-  } else if (encoding && vocab && !tokenizer_json) {
+  } else if (encoding && vocab) {
     tok.emplace(qlite::load_tiktoken(*vocab, *encoding));
+  } else if (llama2c) {
+    sp.emplace(qlite::sentencepiece_from_llama2c(qlite::read_llama2c_tokenizer(*llama2c), *llama2c));
+  } else if (gguf) {
+    sp.emplace(qlite::sentencepiece_from_gguf(qlite::gguf_file(*gguf)));
   } else {
     std::fputs(usage, stderr);
     return 2;
   }
+  if ((bos || eos) && !sp)
+    throw qlite::error(qlite::errc::invalid_argument,
+                       "--bos/--eos apply to --llama2c-tokenizer and --gguf only");
+  if ((allow_special || ordinary) && sp)
+    throw qlite::error(qlite::errc::invalid_argument,
+                       "--allow-special/--ordinary apply to the byte-level tokenizers only");
+  const std::string name = tok ? tok->name() : sp->name();
+  const std::function<std::string(std::span<const std::uint32_t>)> decode_ids =
+      [&](std::span<const std::uint32_t> ids) { return tok ? tok->decode(ids) : sp->decode(ids); };
 
   const std::string data = read_input(input);
   if (decode) {
@@ -136,12 +179,13 @@ int run(int argc, char** argv) {
       ids[k] = std::uint32_t{b[0]} | (std::uint32_t{b[1]} << 8) | (std::uint32_t{b[2]} << 16) |
                (std::uint32_t{b[3]} << 24);
     }
-    const std::string out = tok->decode(ids);
+    const std::string out = decode_ids(ids);
     std::fwrite(out.data(), 1, out.size(), stdout);
     return 0;
   }
 
   auto encode = [&](std::string_view text) {
+    if (sp) return sp->encode(text, bos, eos);
     if (ordinary) return tok->encode_ordinary(text);
     if (allow_special) return tok->encode(text, qlite::special_set::all(), qlite::special_set::none());
     return tok->encode(text);
@@ -152,7 +196,7 @@ int run(int argc, char** argv) {
     const double mb = static_cast<double>(data.size()) / 1e6;
     const auto te = best_seconds([&] { ids = encode(data); });
     std::string back;
-    const auto td = best_seconds([&] { back = tok->decode(ids); });
+    const auto td = best_seconds([&] { back = decode_ids(ids); });
     // batch: the text cut into ~64 KiB line-aligned chunks
     std::vector<std::string_view> chunks;
     for (std::size_t pos = 0; pos < data.size();) {
@@ -163,8 +207,20 @@ int run(int argc, char** argv) {
       pos = end;
     }
     const unsigned nt = threads == 0 ? qlite::default_threads() : threads;
-    const auto tb = best_seconds([&] { (void)tok->encode_batch(chunks, nt); });
-    fmt::print("{}: {:.2f} MB, {} tokens ({:.2f} bytes/token)\n", tok->name(), mb, ids.size(),
+    const auto tb = best_seconds([&] {
+      if (tok) {
+        (void)tok->encode_batch(chunks, nt);
+      } else {
+        std::vector<std::vector<std::uint32_t>> out(chunks.size());
+        qlite::parallel_for(
+            chunks.size(),
+            [&](std::size_t b, std::size_t e) {
+              for (std::size_t k = b; k < e; ++k) out[k] = encode(chunks[k]);
+            },
+            nt);
+      }
+    });
+    fmt::print("{}: {:.2f} MB, {} tokens ({:.2f} bytes/token)\n", name, mb, ids.size(),
                static_cast<double>(data.size()) / static_cast<double>(std::max<std::size_t>(1, ids.size())));
     fmt::print("encode  {:8.1f} MB/s wall  {:8.1f} MB/s cpu  {:6.2f} Mtok/s (1 thread)\n", mb / te.first,
                mb / te.second, static_cast<double>(ids.size()) / te.second / 1e6);

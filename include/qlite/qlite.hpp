@@ -36,3 +36,4 @@
 
 // tokenizer/ (qlite/tokenizer/tokenizer_json.hpp is not included here: it needs nlohmann-json)
 #include "qlite/tokenizer/tiktoken.hpp"
+#include "qlite/tokenizer/sentencepiece.hpp"

@@ -4,7 +4,8 @@
 //
 //   "GGUF"                      GGUF v2/v3, general.architecture = llama (io/gguf.hpp)
 //   u64 header size + '{'       safetensors as qlite-quantize writes it (llama.cpp tensor names,
-//                               the llama.* config keys in __metadata__; io/safetensors.hpp)
+//                               the llama.* config keys in __metadata__; io/safetensors.hpp;
+//                               quantized weights as io/quantized_safetensors.hpp stores them)
 //   0x616b3432 "ak42"           llama2.c version-1 export (io/llama2c.hpp)
 //   anything else               llama2.c legacy checkpoint (its header is validated)
 //
@@ -51,6 +52,7 @@
 #include "qlite/io/gguf.hpp"
 #include "qlite/io/llama2c.hpp"
 #include "qlite/io/mmap.hpp"
+#include "qlite/io/quantized_safetensors.hpp"
 #include "qlite/io/safetensors.hpp"
 #include "qlite/quant/quantized_tensor.hpp"
 
@@ -334,7 +336,32 @@ inline checkpoint load_safetensors_checkpoint(const std::string& path) {
   c.seq_len = safetensors_uint(*f, "llama.context_length", true);
   c.rope_theta = safetensors_float(*f, "llama.rope.freq_base", 10000.0f);
   c.norm_eps = safetensors_float(*f, "llama.attention.layer_norm_rms_epsilon", 1e-5f);
+  // Quantized weights (io/quantized_safetensors.hpp): rebuilt from their components, which
+  // are not tensors of the model themselves.
+  const std::vector<st_quantized_entry> quantized = find_quantized_entries(*f);
+  for (const st_quantized_entry& e : quantized) {
+    model_tensor t;
+    t.name = e.name;
+    t.shape = {e.rows, e.cols};
+    t.encoding = e.scheme;
+    std::vector<float> v(e.rows * e.cols);
+    if (e.ggml) {
+      const std::span<const std::byte> b = read_ggml_blocks(*f, e);
+      dequantize_ggml_blocks(e.scheme, b, e.rows, e.cols, v);
+      t.file_bytes = b.size();
+      if (e.scheme == "q8_0" || e.scheme == "q4_0") t.blocks.assign(b.begin(), b.end());
+    } else {
+      quantized_tensor q = read_quantized(*f, e);
+      dequantize(q, matrix_view<float>(v.data(), e.rows, e.cols));
+      t.file_bytes = q.codes.size() + q.zero_points.size();
+      if (const safetensors_tensor* st = f->find(e.name + ".scales")) t.file_bytes += st->data.size();
+      t.quantized = std::move(q);
+    }
+    t.own(std::move(v));
+    out.tensors.push_back(std::move(t));
+  }
   for (const safetensors_tensor& st : f->tensors()) {
+    if (is_quantized_storage(quantized, st.name)) continue;
     if (st.dtype != st_dtype::f32 && st.dtype != st_dtype::f16 && st.dtype != st_dtype::bf16) continue;
     model_tensor t;
     t.name = st.name;

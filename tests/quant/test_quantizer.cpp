@@ -107,6 +107,54 @@ void check_all_bits() {
   check_quantizer<qlite::quantizer<Scheme, Gran, 8>>();
 }
 
+// Wide rows (many whole groups: the kernels' transposed range reduction and whole-group
+// loops) with all-zero, subnormal, constant and half-way groups and a NaN/Inf position check;
+// every arch against the scalar reference, for several clipping ratios.
+template <class Q>
+void check_wide_rows() {
+  using qlite::matrix_view;
+  const shape wide[] = {{3, 4096}, {2, 1100}, {5, 545}, {1, 2048 + 7}};
+  for (const shape s : wide) {
+    std::vector<float> w = make_weights(s.rows, s.cols, unsigned(s.cols));
+    for (std::size_t i = 0; i < w.size(); ++i) {
+      const std::size_t blk = i / 32;
+      if (blk % 23 == 3) w[i] = 0.0f;
+      if (blk % 29 == 4) w[i] = 1e-39f;
+      if (blk % 31 == 6) w[i] = -0.25f;
+      if (blk % 37 == 7) w[i] = std::ldexp(std::nearbyint(w[i] * 1e3f), -9);
+    }
+    matrix_view<const float> W(w.data(), s.rows, s.cols);
+    for (const float clip : {1.0f, 0.9f, 0.37f}) {
+      const Q q(qlite::quantize_options{clip, 1});
+      qlite::set_active_arch(qlite::arch_id::scalar);
+      const qlite::quantized_tensor ref = q.quantize(W);
+      std::vector<float> ref_back(w.size()), back(w.size());
+      qlite::dequantize(ref, matrix_view<float>(ref_back.data(), s.rows, s.cols));
+      for (const qlite::arch_id a : qlite::available_archs()) {  // no SUBCASE: every shape and ratio
+        qlite::set_active_arch(a);
+        INFO(std::string(qlite::to_string(a)), " ", s.rows, "x", s.cols, " clip ", clip);
+        const qlite::quantized_tensor t = q.quantize(W);
+        CHECK(std::memcmp(t.codes.data(), ref.codes.data(), t.codes.size()) == 0);
+        CHECK(t.scales == ref.scales);
+        CHECK(t.zero_points == ref.zero_points);
+        qlite::dequantize(t, matrix_view<float>(back.data(), s.rows, s.cols));
+        CHECK(std::memcmp(back.data(), ref_back.data(), back.size() * sizeof(float)) == 0);
+      }
+    }
+    // A NaN or an infinity deep inside a wide row is still named exactly.
+    for (const float v : {std::numeric_limits<float>::quiet_NaN(), -std::numeric_limits<float>::infinity()}) {
+      std::vector<float> bad = w;
+      bad[(s.rows - 1) * s.cols + s.cols / 2 + 3] = v;
+      const std::string where = "column " + std::to_string(s.cols / 2 + 3) + " ";
+      for (const qlite::arch_id a : qlite::available_archs()) {
+        qlite::set_active_arch(a);
+        CHECK_THROWS_WITH_AS((void)Q().quantize(matrix_view<const float>(bad.data(), s.rows, s.cols)),
+                             doctest::Contains(where.c_str()), qlite::error);
+      }
+    }
+  }
+}
+
 }  // namespace
 
 TEST_SUITE("quant") {
@@ -117,6 +165,20 @@ TEST_SUITE("quant") {
     check_all_bits<Scheme, qlite::per_group<32>>();
     check_all_bits<Scheme, qlite::per_group<5>>();
     check_all_bits<Scheme, qlite::per_group<128>>();
+    qlite::set_active_arch(qlite::detail::best_arch());
+  }
+
+  TEST_CASE("wide rows: every arch equals the reference") {
+    check_wide_rows<qlite::quantizer<qlite::symmetric, qlite::per_group<32>, 4>>();
+    check_wide_rows<qlite::quantizer<qlite::asymmetric, qlite::per_group<32>, 4>>();
+    check_wide_rows<qlite::quantizer<qlite::symmetric_narrow, qlite::per_group<32>, 4>>();
+    check_wide_rows<qlite::quantizer<qlite::asymmetric, qlite::per_group<32>, 2>>();
+    check_wide_rows<qlite::quantizer<qlite::symmetric, qlite::per_group<16>, 8>>();
+    check_wide_rows<qlite::quantizer<qlite::asymmetric, qlite::per_group<64>, 3>>();
+    check_wide_rows<qlite::quantizer<qlite::symmetric, qlite::per_group<128>, 4>>();
+    check_wide_rows<qlite::quantizer<qlite::asymmetric, qlite::per_group<48>, 5>>();
+    check_wide_rows<qlite::quantizer<qlite::symmetric, qlite::per_channel, 8>>();
+    check_wide_rows<qlite::quantizer<qlite::asymmetric, qlite::per_channel, 4>>();
     qlite::set_active_arch(qlite::detail::best_arch());
   }
 

@@ -3,9 +3,11 @@
 // bit-identical to it; group tails run through a padded register, never a scalar loop.
 #pragma once
 
+#include <algorithm>
 #include <cfloat>
 #include <cstddef>
 #include <cstdint>
+#include <cstring>
 #include <type_traits>
 
 #include <xsimd/xsimd.hpp>
@@ -18,6 +20,7 @@
 #if defined(__GNUC__) && !defined(__clang__)
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#pragma GCC diagnostic ignored "-Wuninitialized"
 #endif
 namespace qlite::kernel {
 
@@ -79,16 +82,119 @@ void reduce_min_max(const B& l, const B& h, float* lo, float* hi) noexcept {
   *lo = mn;
   *hi = mx;
 }
+
+// A hint to load the cache line of p (8 KiB ahead of the range pass keeps DRAM streaming).
+inline void prefetch(const float* p) noexcept {
+#if defined(__GNUC__) || defined(__clang__)
+  __builtin_prefetch(p);
+#else
+  (void)p;
+#endif
+}
+
+// Transposed reduction of W per-group partial vectors into one vector whose lane g is the
+// min (max) of group g: a tree of in-register shuffles instead of W horizontal reductions.
+// v[i] must hold the partials of group feed<S>(i).
+template <class S>
+constexpr bool has_group_tree() noexcept {
+#if defined(QLITE_X86_64)
+  return std::is_base_of_v<xsimd::sse2, S> || std::is_base_of_v<xsimd::avx512f, S>;  // avx512f is no sse2
+#elif defined(QLITE_AARCH64)
+  return std::is_base_of_v<xsimd::neon64, S>;
+#else
+  return false;
+#endif
+}
+template <class S>
+constexpr std::size_t feed(std::size_t i) noexcept {
+#if defined(QLITE_X86_64)
+  if constexpr (std::is_base_of_v<xsimd::avx512f, S>)
+    return (i % 4) * 4 + i / 4;  // the tree leaves group 4j+k in lane 4k+j
+  else if constexpr (std::is_base_of_v<xsimd::avx, S>)
+    return (i % 2) * 4 + i / 2;
+#endif
+  return i;
+}
+template <class B, bool Max>
+QLITE_FORCE_INLINE B reduce_groups(const B* v) noexcept {
+  using S = typename B::arch_type;
+  auto op = [](B a, B b) { return Max ? xsimd::max(a, b) : xsimd::min(a, b); };
+#if defined(QLITE_X86_64)
+  if constexpr (std::is_base_of_v<xsimd::avx512f, S>) {
+    B c[8], e[4], f[2];
+    for (int i = 0; i < 8; ++i)  // halves of 256 bits
+      c[i] = op(_mm512_shuffle_f32x4(v[2 * i], v[2 * i + 1], 0x44),
+                _mm512_shuffle_f32x4(v[2 * i], v[2 * i + 1], 0xEE));
+    for (int i = 0; i < 4; ++i)  // quarters of 128 bits
+      e[i] = op(_mm512_shuffle_f32x4(c[2 * i], c[2 * i + 1], 0x88),
+                _mm512_shuffle_f32x4(c[2 * i], c[2 * i + 1], 0xDD));
+    for (int i = 0; i < 2; ++i)
+      f[i] = op(_mm512_shuffle_ps(e[2 * i], e[2 * i + 1], 0x44),
+                _mm512_shuffle_ps(e[2 * i], e[2 * i + 1], 0xEE));
+    return op(_mm512_shuffle_ps(f[0], f[1], 0x88), _mm512_shuffle_ps(f[0], f[1], 0xDD));
+  } else if constexpr (std::is_base_of_v<xsimd::avx, S>) {
+    B c[4], e[2];
+    for (int i = 0; i < 4; ++i)
+      c[i] = op(_mm256_permute2f128_ps(v[2 * i], v[2 * i + 1], 0x20),
+                _mm256_permute2f128_ps(v[2 * i], v[2 * i + 1], 0x31));
+    for (int i = 0; i < 2; ++i)
+      e[i] = op(_mm256_shuffle_ps(c[2 * i], c[2 * i + 1], 0x44),
+                _mm256_shuffle_ps(c[2 * i], c[2 * i + 1], 0xEE));
+    return op(_mm256_shuffle_ps(e[0], e[1], 0x88), _mm256_shuffle_ps(e[0], e[1], 0xDD));
+  } else if constexpr (std::is_base_of_v<xsimd::sse2, S>) {
+    const B c0 = op(_mm_shuffle_ps(v[0], v[1], 0x44), _mm_shuffle_ps(v[0], v[1], 0xEE));
+    const B c1 = op(_mm_shuffle_ps(v[2], v[3], 0x44), _mm_shuffle_ps(v[2], v[3], 0xEE));
+    return op(_mm_shuffle_ps(c0, c1, 0x88), _mm_shuffle_ps(c0, c1, 0xDD));
+  }
+#elif defined(QLITE_AARCH64)
+  if constexpr (std::is_base_of_v<xsimd::neon64, S>) {
+    if constexpr (Max)
+      return vpmaxq_f32(vpmaxq_f32(v[0], v[1]), vpmaxq_f32(v[2], v[3]));
+    else
+      return vpminq_f32(vpminq_f32(v[0], v[1]), vpminq_f32(v[2], v[3]));
+  }
+#endif
+  (void)op;
+  return v[0];  // unreachable: has_group_tree<S>() is false
+}
 }  // namespace quant_detail
 
 template <class Arch>
 std::size_t row_ranges(const float* x, std::size_t n, std::size_t group, float* lo, float* hi) noexcept {
-  using B = xsimd::batch<float, simd_arch_t<Arch>>;
+  using S = simd_arch_t<Arch>;
+  using B = xsimd::batch<float, S>;
   constexpr std::size_t W = B::size;
   const B big(FLT_MAX);  // |v| ≤ FLT_MAX fails exactly for NaN and ±Inf
-  auto finite_all = xsimd::batch_bool<float, simd_arch_t<Arch>>(true);
-  quant_detail::for_each_group(n, group, [&](std::size_t g, std::size_t g0, std::size_t len) {
-    const float* p = x + g0;
+  auto finite_all = xsimd::batch_bool<float, S>(true);
+  std::size_t g = 0;
+  if constexpr (quant_detail::has_group_tree<S>()) {
+    // W whole groups at a time; v·0 + check stays 0 until a NaN or ±Inf makes it NaN.
+    const std::size_t whole = group % W == 0 ? n / group : 0;
+    B check0(0.0f), check1(0.0f);
+    const B zero(0.0f);
+    for (; g + W <= whole; g += W) {
+      B l[W], h[W];
+      for (std::size_t i = 0; i < W; ++i) {
+        const float* p = x + (g + quant_detail::feed<S>(i)) * group;
+        for (std::size_t k = 0; k < group; k += 64 / sizeof(float)) quant_detail::prefetch(p + k + 2048);
+        B a = B::load_unaligned(p), b = a;
+        check0 = xsimd::fma(a, zero, check0);
+        for (std::size_t k = W; k < group; k += W) {
+          const B v = B::load_unaligned(p + k);
+          a = xsimd::min(a, v);
+          b = xsimd::max(b, v);
+          check1 = xsimd::fma(v, zero, check1);
+        }
+        l[i] = a;
+        h[i] = b;
+      }
+      quant_detail::reduce_groups<B, false>(l).store_unaligned(lo + g);
+      quant_detail::reduce_groups<B, true>(h).store_unaligned(hi + g);
+    }
+    finite_all = (check0 + check1) == zero;
+  }
+  quant_detail::for_each_group(n - g * group, group, [&](std::size_t k, std::size_t g0, std::size_t len) {
+    const float* p = x + g * group + g0;
     B l(p[0]), h(p[0]);
     std::size_t i = 0;
     for (; i + W <= len; i += W) {
@@ -103,7 +209,7 @@ std::size_t row_ranges(const float* x, std::size_t n, std::size_t group, float* 
       h = xsimd::max(h, v);
       finite_all = finite_all & (xsimd::abs(v) <= big);
     }
-    quant_detail::reduce_min_max(l, h, lo + g, hi + g);
+    quant_detail::reduce_min_max(l, h, lo + g + k, hi + g + k);
   });
   if (xsimd::all(finite_all)) return n;
   // Rare path: name the first non-finite element.
@@ -135,6 +241,95 @@ void quantize_row(const float* x, std::size_t n, std::size_t group, const group_
   });
 }
 
+// The per-row (per_channel / per_group) quantization with parameters derived from the data:
+// ranges, parameters and codes of a chunk of groups while it is in L1. The parameter math is
+// params_from_range's, lane for lane in double (same IEEE operations, so the same floats),
+// and the coder that of coder_of. Returns the index of the first NaN/±Inf, or n.
+template <class Arch>
+std::size_t quantize_row_derived(const float* x, std::size_t n, std::size_t group, scheme_id scheme, int bits,
+                                 float clip_ratio, float* scales, std::uint8_t* zero_points,
+                                 std::int32_t* u) noexcept {
+  using S = simd_arch_t<Arch>;
+  using B = xsimd::batch<float, S>;
+  using D = xsimd::batch<double, S>;
+  using I = xsimd::batch<std::int32_t, S>;
+  constexpr std::size_t W = B::size, C = 64;  // groups per chunk (a multiple of W)
+  static_assert(C % W == 0 && W % D::size == 0);
+  const std::size_t groups = (n + group - 1) / group;
+  const code_grid grid = grid_of(scheme, bits);
+  const int half = 1 << (bits - 1);
+  const D clip(static_cast<double>(clip_ratio)), dzero(0.0);
+  alignas(64) float lo[C], hi[C], sc[C], zf[C], inv[C], qlo[C], qhi[C];
+  alignas(64) std::int32_t zc[C];
+  for (std::size_t c0 = 0; c0 < groups; c0 += C) {
+    const std::size_t cnt = std::min(C, groups - c0), e0 = c0 * group, e1 = std::min(n, (c0 + cnt) * group);
+    if (const std::size_t bad = row_ranges<Arch>(x + e0, e1 - e0, group, lo, hi); bad != e1 - e0)
+      return e0 + bad;
+    const std::size_t padded = (cnt + W - 1) / W * W;
+    for (std::size_t g = cnt; g < padded; ++g) lo[g] = hi[g] = 0.0f;
+    // Parameters, in double like params_from_range.
+    for (std::size_t g = 0; g < padded; g += D::size) {
+      const D l = D::load_unaligned(lo + g) * clip, h = D::load_unaligned(hi + g) * clip;
+      switch (scheme) {
+        case scheme_id::symmetric:
+          (xsimd::select(h >= -l, xsimd::select(h > -l, h, l), l) / D(-half)).store_unaligned(sc + g);
+          break;
+        case scheme_id::symmetric_narrow:
+          (xsimd::select(-l < h, h, -l) / D(half - 1)).store_unaligned(sc + g);
+          break;
+        case scheme_id::asymmetric: {
+          const D l0 = xsimd::select(dzero < l, dzero, l), h0 = xsimd::select(h < dzero, dzero, h);
+          ((h0 - l0) / D(2 * half - 1)).store_unaligned(sc + g);  // rounds to float
+          const D z = xsimd::nearbyint(-l0 / D::load_unaligned(sc + g));
+          xsimd::min(xsimd::max(z, dzero), D(2 * half - 1)).store_unaligned(zf + g);
+          break;
+        }
+      }
+    }
+    // Degenerate groups, the coders and the clamp bounds of each group.
+    const bool asym = scheme == scheme_id::asymmetric;
+    for (std::size_t g = 0; g < padded; g += W) {
+      B s = B::load_aligned(sc + g);
+      const auto ok = xsimd::abs(s) >= B(FLT_MIN);
+      s = xsimd::select(ok, s, B(0.0f));
+      const B z = asym ? xsimd::select(ok, B::load_aligned(zf + g), B(0.0f)) : B(0.0f);
+      s.store_aligned(sc + g);
+      xsimd::select(ok, B(1.0f) / s, B(0.0f)).store_aligned(inv + g);
+      (B(static_cast<float>(grid.lo - grid.offset)) - z).store_aligned(qlo + g);
+      (B(static_cast<float>(grid.hi - grid.offset)) - z).store_aligned(qhi + g);
+      (xsimd::to_int(z) + I(grid.offset)).store_aligned(zc + g);
+    }
+    std::memcpy(scales + c0, sc, cnt * sizeof(float));
+    if (zero_points)
+      for (std::size_t g = 0; g < cnt; ++g)
+        zero_points[c0 + g] = static_cast<std::uint8_t>(zc[g] - grid.offset);
+    // Codes.
+    auto encode = [&](std::size_t g, B v) {
+      return xsimd::nearbyint_as_int(xsimd::min(xsimd::max(v * B(inv[g]), B(qlo[g])), B(qhi[g]))) + I(zc[g]);
+    };
+    std::size_t g = 0;
+    const float* xs = x + e0;
+    std::int32_t* us = u + e0;
+    if (group % W == 0)
+      for (; g < (e1 - e0) / group; ++g)
+        for (std::size_t k = g * group; k < (g + 1) * group; k += W)
+          encode(g, B::load_unaligned(xs + k)).store_unaligned(us + k);
+    quant_detail::for_each_group(
+        e1 - e0 - g * group, group, [&](std::size_t k, std::size_t g0, std::size_t len) {
+          const std::size_t j = g + k, first = g * group + g0;
+          std::size_t i = 0;
+          for (; i + W <= len; i += W)
+            encode(j, B::load_unaligned(xs + first + i)).store_unaligned(us + first + i);
+          if (i < len) {
+            alignas(64) std::int32_t tmp[W];
+            encode(j, quant_detail::load_partial<B>(xs + first + i, len - i, 0.0f)).store_aligned(tmp);
+            for (std::size_t t = 0; t < len - i; ++t) us[first + i + t] = tmp[t];
+          }
+        });
+  }
+  return n;
+}
+
 template <class Arch>
 void dequantize_row(const std::int32_t* u, std::size_t n, std::size_t group, const group_coder* coders,
                     float* y) noexcept {
@@ -142,7 +337,16 @@ void dequantize_row(const std::int32_t* u, std::size_t n, std::size_t group, con
   using B = xsimd::batch<float, S>;
   using I = xsimd::batch<std::int32_t, S>;
   constexpr std::size_t W = B::size;
-  quant_detail::for_each_group(n, group, [&](std::size_t g, std::size_t g0, std::size_t len) {
+  std::size_t whole = 0;
+  if (group % W == 0)  // whole groups: no tail handling
+    for (; whole < n / group; ++whole)
+      for (std::size_t k = whole * group; k < (whole + 1) * group; k += W)
+        (xsimd::to_float(I::load_unaligned(u + k) - I(coders[whole].zero_code)) * B(coders[whole].scale))
+            .store_unaligned(y + k);
+  u += whole * group;
+  y += whole * group;
+  coders += whole;
+  quant_detail::for_each_group(n - whole * group, group, [&](std::size_t g, std::size_t g0, std::size_t len) {
     const B scale(coders[g].scale);
     const I zc(coders[g].zero_code);
     std::size_t i = 0;

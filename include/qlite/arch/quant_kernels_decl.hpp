@@ -15,6 +15,9 @@ template <class Arch>
 void quantize_row(const float*, std::size_t, std::size_t, const group_coder*, int, int,
                   std::int32_t*) noexcept;
 template <class Arch>
+std::size_t quantize_row_derived(const float*, std::size_t, std::size_t, scheme_id, int, float, float*,
+                                 std::uint8_t*, std::int32_t*) noexcept;
+template <class Arch>
 void dequantize_row(const std::int32_t*, std::size_t, std::size_t, const group_coder*, float*) noexcept;
 template <class Arch>
 void fake_quantize_row(const float*, std::size_t, std::size_t, const group_coder*, int, int, float*,
@@ -27,6 +30,9 @@ void fake_quantize_row(const float*, std::size_t, std::size_t, const group_coder
                                                      float*) noexcept;                                      \
   PREFIX void qlite::kernel::quantize_row<ARCH>(                                                            \
       const float*, std::size_t, std::size_t, const qlite::group_coder*, int, int, std::int32_t*) noexcept; \
+  PREFIX std::size_t qlite::kernel::quantize_row_derived<ARCH>(const float*, std::size_t, std::size_t,      \
+                                                               qlite::scheme_id, int, float, float*,        \
+                                                               std::uint8_t*, std::int32_t*) noexcept;      \
   PREFIX void qlite::kernel::dequantize_row<ARCH>(const std::int32_t*, std::size_t, std::size_t,            \
                                                   const qlite::group_coder*, float*) noexcept;              \
   PREFIX void qlite::kernel::fake_quantize_row<ARCH>(const float*, std::size_t, std::size_t,                \

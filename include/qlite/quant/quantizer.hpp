@@ -20,7 +20,8 @@
 // Errors (qlite::error): NaN/±Inf input (errc::not_finite, naming row, column and flat
 // index), a parameter count that does not match the groups, clip_ratio outside (0, 1],
 // shapes that differ between input and output (errc::invalid_argument).
-// Cost: two passes over each row (range, then encode), vectorized for the active arch;
+// Cost: one pass over memory (each chunk of a row is range-reduced, then encoded from L1),
+// vectorized for the active arch including the parameter math;
 // rows are split over `threads` (results independent of the thread count).
 //
 //   std::vector<float> w = ...;                                   // 4096 × 4096, row-major
@@ -82,6 +83,30 @@ struct quant_row_ops {
       ref::quantize_row(x, n, g, c, lo, hi, u);
     else
       kernel::quantize_row<A>(x, n, g, c, lo, hi, u);
+  }
+  /// One row of a per-row/per-group layout with parameters derived from its ranges: writes
+  /// the row's scales (and zero points when not null) and codes; returns the index of the
+  /// first NaN/±Inf, or n.
+  static std::size_t quantize_derived(const float* x, std::size_t n, std::size_t g, scheme_id scheme,
+                                      int bits, float clip_ratio, float* scales, std::uint8_t* zero_points,
+                                      std::int32_t* u) noexcept {
+    if constexpr (std::is_same_v<A, scalar_arch>) {
+      const std::size_t groups = (n + g - 1) / g;
+      const code_grid grid = grid_of(scheme, bits);
+      std::vector<float> lo(groups), hi(groups);
+      std::vector<group_coder> coders(groups);
+      if (const std::size_t bad = ref::row_ranges(x, n, g, lo.data(), hi.data()); bad != n) return bad;
+      for (std::size_t k = 0; k < groups; ++k) {
+        const quant_params p = params_from_range(scheme, bits, lo[k], hi[k], clip_ratio);
+        scales[k] = p.scale;
+        if (zero_points) zero_points[k] = static_cast<std::uint8_t>(p.zero_point);
+        coders[k] = coder_of(scheme, bits, p);
+      }
+      ref::quantize_row(x, n, g, coders.data(), grid.lo, grid.hi, u);
+      return n;
+    } else {
+      return kernel::quantize_row_derived<A>(x, n, g, scheme, bits, clip_ratio, scales, zero_points, u);
+    }
   }
   static void dequantize(const std::int32_t* u, std::size_t n, std::size_t g, const group_coder* c,
                          float* y) noexcept {
@@ -253,24 +278,21 @@ inline quantized_tensor quantize(const quant_layout& L, matrix_view<const float>
         w.rows(),
         [&](std::size_t r0, std::size_t r1) {
           aligned_buffer<std::int32_t> u(w.cols(), uninitialized);
-          std::vector<float> lo(gpr), hi(gpr);
-          std::vector<group_coder> row_coders(fused ? gpr : 0);
+          std::vector<float> lo(fused ? 0 : gpr), hi(fused ? 0 : gpr);
           for (std::size_t r = r0; r < r1; ++r) {
             const float* x = w.row(r).data();
+            if (fused) {  // range, parameters and codes in one pass over the row
+              bad[r] = ops::quantize_derived(
+                  x, w.cols(), G, L.scheme, L.bits, clip_ratio, t.scales.data() + r * gpr,
+                  t.zero_points.empty() ? nullptr : t.zero_points.data() + r * gpr, u.data());
+              if (bad[r] != w.cols()) continue;
+              pack<A>(u.data(), w.cols(), L.bits, t.codes.data() + r * row_bytes);
+              continue;
+            }
             // The range pass is also the finiteness check (supplied parameters need it too).
             bad[r] = ops::ranges(x, w.cols(), G, lo.data(), hi.data());
             if (bad[r] != w.cols()) continue;
             const group_coder* c = coders.data() + L.coder_row(r, w.cols());
-            if (fused) {
-              for (std::size_t g = 0; g < gpr; ++g) {
-                const quant_params p = params_from_range(L.scheme, L.bits, lo[g], hi[g], clip_ratio);
-                t.scales[r * gpr + g] = p.scale;
-                if (L.scheme == scheme_id::asymmetric)
-                  t.zero_points[r * gpr + g] = static_cast<std::uint8_t>(p.zero_point);
-                row_coders[g] = coder_of(L.scheme, L.bits, p);
-              }
-              c = row_coders.data();
-            }
             ops::quantize(x, w.cols(), G, c, grid.lo, grid.hi, u.data());
             pack<A>(u.data(), w.cols(), L.bits, t.codes.data() + r * row_bytes);
           }
@@ -412,11 +434,6 @@ inline void dequantize(const quantized_tensor& t, matrix_view<float> out,
   validate(t);
   detail::check_same_shape("dequantize: output", t.rows, t.cols, out.rows(), out.cols());
   const int offset = t.code_offset();
-  std::vector<group_coder> coders(t.scales.size());
-  for (std::size_t i = 0; i < coders.size(); ++i) {
-    const int z = t.scheme == scheme_id::asymmetric ? t.zero_points[i] : 0;
-    coders[i] = {t.scales[i], 0.0f, offset + z};
-  }
   const std::size_t G =
       t.granularity == granularity_id::per_group ? t.group_size : std::max<std::size_t>(t.cols, 1);
   const std::size_t gpr = t.groups_per_row();
@@ -426,11 +443,15 @@ inline void dequantize(const quantized_tensor& t, matrix_view<float> out,
     parallel_for(
         t.rows,
         [&](std::size_t r0, std::size_t r1) {
-          aligned_buffer<std::int32_t> u(t.cols);
+          aligned_buffer<std::int32_t> u(t.cols, uninitialized);
+          std::vector<group_coder> coders(tensor_wide ? 1 : gpr);  // one row's, built per row
           for (std::size_t r = r0; r < r1; ++r) {
+            for (std::size_t g = 0; g < coders.size(); ++g) {
+              const std::size_t i = tensor_wide ? 0 : r * gpr + g;
+              coders[g] = {t.scales[i], 0.0f, offset + (t.zero_points.empty() ? 0 : t.zero_points[i])};
+            }
             unpack<A>(t.codes.data() + r * t.row_bytes(), t.cols, t.bits, u.data());
-            detail::quant_row_ops<A>::dequantize(
-                u.data(), t.cols, G, coders.data() + (tensor_wide ? 0 : r * gpr), out.row(r).data());
+            detail::quant_row_ops<A>::dequantize(u.data(), t.cols, G, coders.data(), out.row(r).data());
           }
         },
         threads);

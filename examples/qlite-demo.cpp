@@ -8,6 +8,11 @@
 //   and 1 % exact zeros. Outlier channels punish coarse granularities, as in real models.
 //
 //   qlite-demo [--threads N]
+//
+// With a model path it runs the size / speed / accuracy comparison of qlite-compare instead
+// (same options, docs/models.md):
+//
+//   qlite-demo MODEL (--text FILE [--tokenizer FILE] | --tokens FILE) [--format POLICY]...
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -19,6 +24,8 @@
 #include <fmt/core.h>
 
 #include <qlite/qlite.hpp>
+
+#include "compare_cli.hpp"
 
 namespace {
 
@@ -82,12 +89,15 @@ row measure_half(const std::string& name, const std::vector<float>& w) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  if (argc > 1 && argv[1][0] != '-') return qlite_examples::run_compare_cli(argc, argv, 1, "qlite-demo");
   unsigned threads = 1;
   for (int i = 1; i < argc; ++i) {
     if (std::strcmp(argv[i], "--threads") == 0 && i + 1 < argc) {
       threads = static_cast<unsigned>(std::strtoul(argv[++i], nullptr, 10));
     } else {
-      fmt::print(stderr, "usage: qlite-demo [--threads N]\n");
+      fmt::print(stderr,
+                 "usage: qlite-demo [--threads N]\n       qlite-demo MODEL (--text FILE [--tokenizer FILE] | "
+                 "--tokens FILE) [...]\n");
       return 2;
     }
   }

@@ -18,6 +18,7 @@
 #include <qlite/model/checkpoint.hpp>
 #include <qlite/model/evaluate.hpp>
 #include <qlite/model/llama.hpp>
+#include <qlite/tokenizer/sentencepiece.hpp>
 
 namespace {
 
@@ -123,6 +124,24 @@ TEST_SUITE("model") {
                                          << ": T = " << T << ", max |Δlogit| = " << worst);
       }
     }
+  }
+
+  TEST_CASE("greedy generation reproduces stories260K_greedy200.txt (llama2.c run -t 0 -n 200)") {
+    const qlite::checkpoint ck = qlite::load_checkpoint(data("stories260K.bin"));
+    const qlite::llama_model m(ck);
+    const auto tok = qlite::sentencepiece_from_llama2c(qlite::read_llama2c_tokenizer(data("tok512.bin")));
+    std::ifstream f(data("stories260K_greedy200.txt"), std::ios::binary);
+    const std::string want((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
+    // llama2.c: BOS at position 0, then 200 forward steps each printing the argmax token; it
+    // stops early only if the model emits BOS.
+    const std::uint32_t bos = 1;
+    const auto ids = qlite::generate_greedy(m, std::span<const std::uint32_t>(&bos, 1), 200);
+    REQUIRE(ids.size() == 201);
+    std::string text;
+    for (std::size_t i = 1; i < ids.size(); ++i) text += tok.decode_piece(ids[i - 1], ids[i]);
+    // The reference file is exactly what llama2.c printed.
+    CHECK(text == want);
+    CHECK(tok.decode(ids) == want);
   }
 
   TEST_CASE("results do not depend on the thread count") {

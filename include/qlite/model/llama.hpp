@@ -132,10 +132,14 @@ class llama_model {
   }
   [[nodiscard]] const std::vector<layer>& layers() const noexcept { return layers_; }
 
-  /// Bytes of weights as the formats store them (embedding fp32 unless simulated, norms fp32).
+  /// Bytes of weights as the formats store them (embedding fp32 unless simulated, norms fp32;
+  /// a tied classifier in the embedding's format counted once).
   [[nodiscard]] double stored_bytes() const noexcept {
-    double b = classifier_.stored_bytes() + 4.0 * static_cast<double>(output_norm_.size());
     const linear_format ef = policy_.format_of("token_embd.weight");
+    // A tied classifier is stored once, as the embedding, unless its format differs.
+    const bool shared =
+        config_.tied_classifier && classifier_.format() == (ef.simulated() ? ef : linear_format{});
+    double b = (shared ? 0.0 : classifier_.stored_bytes()) + 4.0 * static_cast<double>(output_norm_.size());
     const double emb = static_cast<double>(embedding_.size());
     b += ef.simulated() && ef.scheme != "none" ? emb * find_scheme(ef.scheme).nominal_bits / 8.0 : 4.0 * emb;
     for (const layer& L : layers_) {

@@ -6,6 +6,7 @@
 //   qlite-quantize stories260K.bin stories260K-int4.safetensors --format int4a_g32
 #include <fmt/core.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <exception>
@@ -114,7 +115,21 @@ int run(int argc, char** argv) {
   }
   const qlite::export_report r = qlite::export_checkpoint(ck, out_path, o);
 
-  for (const auto& n : r.notices) fmt::print(stderr, "notice: {}\n", n);
+  // Notices "<tensor>: <what>" that say the same thing are printed once, with their tensors.
+  std::vector<std::pair<std::string, std::vector<std::string>>> grouped;
+  for (const auto& n : r.notices) {
+    const std::size_t colon = n.find(": ");
+    const bool per_tensor = colon != std::string::npos && ck.find(n.substr(0, colon)) != nullptr;
+    const std::string what = per_tensor ? n.substr(colon + 2) : n;
+    auto it = std::find_if(grouped.begin(), grouped.end(), [&](const auto& g) { return g.first == what; });
+    if (it == grouped.end()) it = grouped.insert(grouped.end(), {what, {}});
+    if (per_tensor) it->second.push_back(n.substr(0, colon));
+  }
+  for (const auto& [what, names] : grouped) {
+    std::string who;
+    for (const auto& n : names) who += (who.empty() ? "" : ", ") + n;
+    fmt::print(stderr, "notice: {}{}{}\n", who, who.empty() ? "" : ": ", what);
+  }
   std::string types;
   for (const auto& [type, count] : r.count_by_type())
     types += fmt::format("{}{} {}", types.empty() ? "" : ", ", count, type);

@@ -310,10 +310,10 @@ inline std::vector<st_quantized_entry> find_quantized_entries(const safetensors_
     e.name = key;
     e.rows = static_cast<std::size_t>(detail::json_uint(f, key, j, "rows", max_dim));
     e.cols = static_cast<std::size_t>(detail::json_uint(f, key, j, "cols", max_dim));
-    if (e.rows == 0 || e.cols == 0)
-      detail::st_fail(
-          f, key, "rows/cols",
-          "expected positive dimensions, found " + std::to_string(e.rows) + " × " + std::to_string(e.cols));
+    if (e.rows == 0 || e.cols == 0 || e.rows * e.cols > (std::uint64_t{1} << 48))
+      detail::st_fail(f, key, "rows/cols",
+                      "expected positive dimensions of at most 2^48 elements, found " +
+                          std::to_string(e.rows) + " × " + std::to_string(e.cols));
     if (j.contains("ggml_type")) {
       detail::only_fields(f, key, j, {"ggml_type", "rows", "cols"});
       e.ggml = true;

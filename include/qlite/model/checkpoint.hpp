@@ -344,14 +344,16 @@ inline checkpoint load_safetensors_checkpoint(const std::string& path) {
     t.name = e.name;
     t.shape = {e.rows, e.cols};
     t.encoding = e.scheme;
-    std::vector<float> v(e.rows * e.cols);
+    std::vector<float> v;  // allocated once the components proved the size
     if (e.ggml) {
       const std::span<const std::byte> b = read_ggml_blocks(*f, e);
+      v.resize(e.rows * e.cols);
       dequantize_ggml_blocks(e.scheme, b, e.rows, e.cols, v);
       t.file_bytes = b.size();
       if (e.scheme == "q8_0" || e.scheme == "q4_0") t.blocks.assign(b.begin(), b.end());
     } else {
       quantized_tensor q = read_quantized(*f, e);
+      v.resize(e.rows * e.cols);
       dequantize(q, matrix_view<float>(v.data(), e.rows, e.cols));
       t.file_bytes = q.codes.size() + q.zero_points.size();
       if (const safetensors_tensor* st = f->find(e.name + ".scales")) t.file_bytes += st->data.size();
@@ -401,7 +403,7 @@ inline checkpoint load_checkpoint(const std::string& path) {
   {
     const mapped_file probe(path);
     const auto b = probe.bytes();
-    std::memcpy(head, b.data(), std::min<std::size_t>(b.size(), sizeof head));
+    if (!b.empty()) std::memcpy(head, b.data(), std::min<std::size_t>(b.size(), sizeof head));
   }
   checkpoint ck;
   std::uint32_t magic = 0;

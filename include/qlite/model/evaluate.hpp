@@ -197,13 +197,13 @@ inline speed_result measure_speed(const llama_model& model, std::size_t prompt_t
 }
 
 /// Reads token sequences stored as int32 n; int32 len[n]; then the int32 ids back to back
-/// (../shared/data/models/tinystories_val_tok512.bin). Validated: counts against the file size,
-/// ids non-negative; qlite::error(errc::format) naming file, offset and field otherwise.
-inline std::vector<std::vector<std::uint32_t>> read_token_sequences(const std::string& path) {
-  const mapped_file f(path);
-  const auto b = f.bytes();
+/// (../shared/data/models/tinystories_val_tok512.bin) from `b`; `path` names it in messages.
+/// Validated: counts against the size, ids non-negative, nothing after the last id;
+/// qlite::error(errc::format) naming file, offset and field otherwise.
+inline std::vector<std::vector<std::uint32_t>> read_token_sequences(std::span<const std::byte> b,
+                                                                    const std::string& path) {
   auto i32 = [&](std::size_t off, const char* field) {
-    if (off + 4 > b.size())
+    if (off > b.size() || b.size() - off < 4)
       throw error(errc::format, path + ": offset " + std::to_string(off) + ": " + field +
                                     ": expected 4 bytes, found " +
                                     std::to_string(b.size() - std::min(off, b.size())));
@@ -219,17 +219,17 @@ inline std::vector<std::vector<std::uint32_t>> read_token_sequences(const std::s
   std::size_t at = 4 + 4 * static_cast<std::size_t>(n);
   for (std::size_t s = 0; s < out.size(); ++s) {
     const std::int32_t len = i32(4 + 4 * s, "len");
-    if (len < 0 || static_cast<std::size_t>(len) > (b.size() - std::min(at, b.size())) / 4)
+    const std::size_t left = (b.size() - at) / 4;  // at ≤ b.size() holds throughout
+    if (len < 0 || static_cast<std::size_t>(len) > left)
       throw error(errc::format, path + ": offset " + std::to_string(4 + 4 * s) + ": len[" +
-                                    std::to_string(s) + "]: expected at most the " +
-                                    std::to_string((b.size() - std::min(at, b.size())) / 4) +
+                                    std::to_string(s) + "]: expected at most the " + std::to_string(left) +
                                     " ids left, found " + std::to_string(len));
     out[s].resize(static_cast<std::size_t>(len));
     for (std::size_t t = 0; t < out[s].size(); ++t, at += 4) {
       const std::int32_t id = i32(at, "id");
       if (id < 0)
-        throw error(errc::format,
-                    path + ": offset " + std::to_string(at) + ": id: negative (" + std::to_string(id) + ")");
+        throw error(errc::format, path + ": offset " + std::to_string(at) + ": id: expected ≥ 0, found " +
+                                      std::to_string(id));
       out[s][t] = static_cast<std::uint32_t>(id);
     }
   }
@@ -238,6 +238,12 @@ inline std::vector<std::vector<std::uint32_t>> read_token_sequences(const std::s
                                   ": expected the end of the file, found " + std::to_string(b.size() - at) +
                                   " more bytes");
   return out;
+}
+
+/// The same from a file (memory-mapped).
+inline std::vector<std::vector<std::uint32_t>> read_token_sequences(const std::string& path) {
+  const mapped_file f(path);
+  return read_token_sequences(f.bytes(), path);
 }
 
 }  // namespace qlite

@@ -21,6 +21,7 @@
 #include "qlite/quant/quantizer.hpp"
 #include "qlite/quant/metrics.hpp"
 #include "qlite/quant/block_formats.hpp"
+#include "qlite/quant/named_schemes.hpp"
 
 #include "qlite/gemm/gemm_params.hpp"
 #include "qlite/gemm/packed_weights.hpp"
@@ -28,7 +29,8 @@
 #include "qlite/gemm/gemm.hpp"
 #include "qlite/quant/observer.hpp"
 
-// io/ (qlite/io/safetensors.hpp is not included here: it needs nlohmann-json)
+// io/ (qlite/io/safetensors.hpp and io/quantized_safetensors.hpp are not included here: they
+// need nlohmann-json)
 #include "qlite/io/mmap.hpp"
 #include "qlite/io/atomic_file.hpp"
 #include "qlite/io/llama2c.hpp"
@@ -37,3 +39,6 @@
 // tokenizer/ (qlite/tokenizer/tokenizer_json.hpp is not included here: it needs nlohmann-json)
 #include "qlite/tokenizer/tiktoken.hpp"
 #include "qlite/tokenizer/sentencepiece.hpp"
+
+// model/ (not included here: model/checkpoint.hpp reads safetensors, so every model/ header
+// needs nlohmann-json; include qlite/model/llama.hpp, evaluate.hpp, compare.hpp, export.hpp)

@@ -168,13 +168,26 @@ inline std::string compare_svg(const std::vector<compare_row>& rows, const std::
       "<text x=\"20\" y=\"{}\" text-anchor=\"middle\" transform=\"rotate(-90 20 {})\">ΔPPL vs {} "
       "(log)</text>\n",
       (T + H - B) / 2, (T + H - B) / 2, rows.empty() ? "" : detail::xml_escape(rows.front().policy));
+  // Labels go beside their point, moved down past labels already placed (coincident points
+  // — formats that fell back to the same storage — get a readable stack).
+  std::vector<std::pair<double, double>> placed;
   for (std::size_t i = 0; i < rows.size(); ++i) {
     const compare_row& r = rows[i];
     const double x = X(r.size_bytes / (1024.0 * 1024.0)), y = Y(100.0 * r.ppl_delta);
+    double ly = y - 6;
+    for (bool moved = true; moved;) {
+      moved = false;
+      for (const auto& [px, py] : placed)
+        if (std::fabs(px - (x + 6)) < 90 && std::fabs(py - ly) < 12) {
+          ly = py + 13;
+          moved = true;
+        }
+    }
+    placed.emplace_back(x + 6, ly);
     s += fmt::format("<circle cx=\"{:.1f}\" cy=\"{:.1f}\" r=\"4\" fill=\"{}\"/>\n", x, y,
                      i == 0 ? "black" : "#1f77b4");
-    s += fmt::format("<text x=\"{:.1f}\" y=\"{:.1f}\" font-size=\"11\">{}</text>\n", x + 6,
-                     y - 6 - 11.0 * double(i % 2), detail::xml_escape(r.policy));
+    s += fmt::format("<text x=\"{:.1f}\" y=\"{:.1f}\" font-size=\"11\">{}</text>\n", x + 6, ly,
+                     detail::xml_escape(r.policy));
   }
   return s + "</svg>\n";
 }

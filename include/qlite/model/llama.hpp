@@ -56,7 +56,10 @@ namespace qlite {
 struct kv_cache {
   std::size_t capacity = 0;  ///< tokens it can hold
   std::size_t pos = 0;       ///< tokens it holds (the next token's position)
-  std::vector<float> k, v;   ///< [layer][capacity][kv_dim]
+  /// Keys transposed per head, [layer][kv_head][head_size][capacity], so the scores of one
+  /// query against every cached key are a contiguous multiply-add over positions; values
+  /// [layer][kv_head][capacity][head_size].
+  std::vector<float> k, v;
   void clear() noexcept { pos = 0; }
 };
 
@@ -201,9 +204,14 @@ class llama_model {
       apply_rope(k, T, KV, rope);
       float* kc = cache.k.data() + l * cache.capacity * KV;
       float* vc = cache.v.data() + l * cache.capacity * KV;
-      std::copy(k.begin(), k.end(), kc + cache.pos * KV);
-      std::copy(v.begin(), v.end(), vc + cache.pos * KV);
-      attention(q, kc, vc, att, cache.pos, T, nt);
+      const std::size_t hs = c.head_size(), cap = cache.capacity;
+      for (std::size_t t = 0; t < T; ++t)
+        for (std::size_t h = 0; h < c.n_kv_heads; ++h)
+          for (std::size_t i = 0; i < hs; ++i) {
+            kc[(h * hs + i) * cap + cache.pos + t] = k[t * KV + h * hs + i];
+            vc[(h * cap + cache.pos + t) * hs + i] = v[t * KV + h * hs + i];
+          }
+      attention(q, kc, vc, att, cache.pos, T, cap, nt);
       L.wo(cview(att, T, D), view(xb, T, D), activation::none, nt);
       for (std::size_t i = 0; i < T * D; ++i) x[i] += xb[i];
       rmsnorm(x, L.ffn_norm, xb, T);
@@ -262,9 +270,9 @@ class llama_model {
 
   /// att[t][head] = softmax over j ≤ pos0+t of q·k_j/√hs, times v_j (GQA: head → head/group).
   void attention(const std::vector<float>& q, const float* kc, const float* vc, std::vector<float>& att,
-                 std::size_t pos0, std::size_t T, unsigned threads) const {
+                 std::size_t pos0, std::size_t T, std::size_t cap, unsigned threads) const {
     const llama_config& c = config_;
-    const std::size_t hs = c.head_size(), KV = c.kv_dim(), D = c.dim, group = c.n_heads / c.n_kv_heads;
+    const std::size_t hs = c.head_size(), D = c.dim, group = c.n_heads / c.n_kv_heads;
     const float inv_sqrt = 1.0f / std::sqrt(static_cast<float>(hs));
     const std::size_t work = T * c.n_heads;
     // Split only when there is enough work to pay for waking the pool.
@@ -276,21 +284,23 @@ class llama_model {
           for (std::size_t w = w0; w < w1; ++w) {
             const std::size_t t = w / c.n_heads, h = w % c.n_heads, kvh = h / group, n = pos0 + t + 1;
             const float* qh = q.data() + t * D + h * hs;
-            float mx = -INFINITY;
-            for (std::size_t j = 0; j < n; ++j) {
-              const float* kj = kc + j * KV + kvh * hs;
-              float d = 0.0f;
-              for (std::size_t i = 0; i < hs; ++i) d += qh[i] * kj[i];
-              s[j] = d * inv_sqrt;
-              mx = std::max(mx, s[j]);
+            // Scores: s[j] = Σ_i q[i]·K[i][j], i in order, over contiguous positions j.
+            const float* kh = kc + kvh * hs * cap;
+            std::fill_n(s.begin(), n, 0.0f);
+            for (std::size_t i = 0; i < hs; ++i) {
+              const float qi = qh[i], *ki = kh + i * cap;
+              for (std::size_t j = 0; j < n; ++j) s[j] += qi * ki[j];
             }
+            float mx = -INFINITY;
+            for (std::size_t j = 0; j < n; ++j) mx = std::max(mx, s[j] *= inv_sqrt);
             float sum = 0.0f;
             for (std::size_t j = 0; j < n; ++j) sum += (s[j] = std::exp(s[j] - mx));
             float* out = att.data() + t * D + h * hs;
             std::fill_n(out, hs, 0.0f);
+            const float* vh = vc + kvh * cap * hs;
             for (std::size_t j = 0; j < n; ++j) {
               const float a = s[j] / sum;
-              const float* vj = vc + j * KV + kvh * hs;
+              const float* vj = vh + j * hs;
               for (std::size_t i = 0; i < hs; ++i) out[i] += a * vj[i];
             }
           }

@@ -15,14 +15,16 @@
 //     of the concatenation.
 //
 // The algorithm (`bpe_merge`): pieces of ≤ 64 bytes use a scan over a small array (find the
-// minimum rank, merge, re-rank the two neighbours: O(n²) with n ≤ 64, cache-resident);
+// minimum key rank·64 + position with one vectorized min, merge, re-rank the two neighbours;
+// symbols never move: O(n²) with n ≤ 64, cache-resident);
 // pieces up to 256 bytes use an 8-ary heap of candidate pairs keyed (rank, position) over a
 // linked list of symbols, with stale entries skipped on pop: O(n log n), no recursion;
 // longer ones a bucket queue per rank (bpe_merge_buckets), falling back to the heap for
 // vocabularies whose ranks are not monotone. All give exactly the merge order "lowest rank,
 // then leftmost" (tests compare them on random pieces).
 //
-// Cost: one hash lookup per candidate pair; the byte-string table hashes 8 bytes per step.
+// Cost: one hash lookup per candidate pair; a candidate of ≤ 8 bytes (most) is hashed from
+// two fixed-size loads and probed inline, longer ones hash 8 bytes per step.
 //
 //   qlite::detail::byte_table t;  t.build(...);  std::uint32_t id = t.find(bytes);
 #pragma once
@@ -34,9 +36,10 @@
 #include <limits>
 #include <string>
 #include <string_view>
-#include <unordered_map>
 #include <utility>
 #include <vector>
+
+#include "qlite/config.hpp"
 
 namespace qlite::detail {
 
@@ -48,30 +51,46 @@ inline std::uint64_t load_u64(const unsigned char* p) noexcept {
   return v;
 }
 
+/// The key word of a byte string: with the length it identifies a string of ≤ 8 bytes
+/// (n ≥ 4: first and last 4 bytes, possibly overlapping; n < 4: first, middle and last
+/// byte), and it is the first 8 bytes of a longer one. Fixed-size loads only: no memcpy call.
+QLITE_FORCE_INLINE std::uint64_t key_word(const unsigned char* p, std::size_t n) noexcept {
+  if (n >= 8) return load_u64(p);
+  if (n >= 4) {
+    std::uint32_t a, b;
+    std::memcpy(&a, p, 4);
+    std::memcpy(&b, p + n - 4, 4);
+    return (std::uint64_t{a} << 32) | b;
+  }
+  if (n == 0) return 0;
+  return (std::uint64_t{p[0]} << 16) | (std::uint64_t{p[n / 2]} << 8) | p[n - 1];
+}
+
+inline constexpr std::uint64_t hash_k0 = 0x9E3779B97F4A7C15ULL, hash_k1 = 0xBF58476D1CE4E5B9ULL;
+
+/// hash_bytes of a string of n ≤ 8 bytes whose key_word is `key`.
+QLITE_FORCE_INLINE std::uint64_t hash_short(std::uint64_t key, std::size_t n) noexcept {
+  std::uint64_t h = ((n + 1) * hash_k0 ^ key) * hash_k1;
+  h ^= h >> 31;
+  h *= hash_k0;
+  return h ^ (h >> 29);
+}
+
 /// A fast, non-cryptographic hash of a byte string (multiply-xorshift over 8-byte words).
 inline std::uint64_t hash_bytes(const unsigned char* p, std::size_t n) noexcept {
-  constexpr std::uint64_t k0 = 0x9E3779B97F4A7C15ULL, k1 = 0xBF58476D1CE4E5B9ULL;
-  std::uint64_t h = (n + 1) * k0;
+  if (n <= 8) return hash_short(key_word(p, n), n);
+  std::uint64_t h = (n + 1) * hash_k0;
   while (n >= 8) {
-    h = (h ^ load_u64(p)) * k1;
+    h = (h ^ load_u64(p)) * hash_k1;
     h ^= h >> 31;
     p += 8;
     n -= 8;
   }
   if (n > 0) {
-    std::uint64_t t = 0;
-    if (n >= 4) {
-      std::uint32_t a, b;
-      std::memcpy(&a, p, 4);
-      std::memcpy(&b, p + n - 4, 4);
-      t = (std::uint64_t{a} << 32) | b;
-    } else {
-      t = (std::uint64_t{p[0]} << 16) | (std::uint64_t{p[n / 2]} << 8) | p[n - 1];
-    }
-    h = (h ^ t) * k1;
+    h = (h ^ key_word(p, n)) * hash_k1;
     h ^= h >> 31;
   }
-  h *= k0;
+  h *= hash_k0;
   return h ^ (h >> 29);
 }
 
@@ -83,16 +102,8 @@ inline std::uint64_t mix64(std::uint64_t x) noexcept {
   return x ^ (x >> 33);
 }
 
-/// First ≤ 8 bytes of a string, zero-padded, as one word (the inline key of byte_table).
-inline std::uint64_t prefix8(const unsigned char* p, std::size_t n) noexcept {
-  if (n >= 8) return load_u64(p);
-  std::uint64_t v = 0;
-  std::memcpy(&v, p, n);
-  return v;
-}
-
 /// The token byte strings by id (an arena) and an open-addressing table bytes → id. A slot
-/// holds the first 8 bytes, the length and the id, so a lookup of a token of ≤ 8 bytes (most
+/// holds the key_word, the length and the id, so a lookup of a token of ≤ 8 bytes (most
 /// BPE candidates) touches one cache line; longer ones compare the rest in the arena.
 class byte_table {
  public:
@@ -127,28 +138,25 @@ class byte_table {
       const std::uint64_t h = hash_bytes(p, b.size());
       std::size_t i = h & mask_;
       while (slots_[i].id != no_token) i = (i + 1) & mask_;
-      slots_[i] = {prefix8(p, b.size()), id, len_tag(b.size(), h)};
+      slots_[i] = {key_word(p, b.size()), id, len_tag(b.size(), h)};
       const std::size_t f = (h >> 20) & filter_mask_;
       filter_[f >> 6] |= std::uint64_t{1} << (f & 63);
     }
     return no_token;
   }
   /// The id of a byte string, or no_token.
-  [[nodiscard]] std::uint32_t find(const unsigned char* p, std::size_t n) const noexcept {
-    const std::uint64_t h = hash_bytes(p, n);
+  [[nodiscard]] QLITE_FORCE_INLINE std::uint32_t find(const unsigned char* p, std::size_t n) const noexcept {
+    if (n > 8) return find_long(p, n);
+    // short strings (most BPE candidates): small enough to inline into the merge loops
+    const std::uint64_t key = key_word(p, n);
+    const std::uint64_t h = hash_short(key, n);
     const std::size_t f = (h >> 20) & filter_mask_;
     if (!((filter_[f >> 6] >> (f & 63)) & 1)) return no_token;
-    const std::uint64_t pre = prefix8(p, n);
     const std::uint32_t lt = len_tag(n, h);
     for (std::size_t i = h & mask_;; i = (i + 1) & mask_) {
       const slot& s = slots_[i];
       if (s.id == no_token) return no_token;
-      if (s.len_tag == lt && s.prefix == pre) {
-        if (n <= 8) return s.id;
-        const std::uint32_t off = offsets_[s.id].first;
-        if (offsets_[s.id].second == n && std::memcmp(arena_.data() + off + 8, p + 8, n - 8) == 0)
-          return s.id;
-      }
+      if (s.len_tag == lt && s.prefix == key) return s.id;
     }
   }
   [[nodiscard]] std::uint32_t find(std::string_view b) const noexcept {
@@ -165,6 +173,25 @@ class byte_table {
   [[nodiscard]] bool empty() const noexcept { return slots_.empty(); }
 
  private:
+  [[nodiscard]] std::uint32_t find_long(const unsigned char* p, std::size_t n) const noexcept {
+    const std::uint64_t key = load_u64(p);
+    const std::uint64_t h = hash_bytes(p, n);
+    const std::size_t f = (h >> 20) & filter_mask_;
+    if (!((filter_[f >> 6] >> (f & 63)) & 1)) return no_token;
+    const std::uint32_t lt = len_tag(n, h);
+    for (std::size_t i = h & mask_;; i = (i + 1) & mask_) {
+      const slot& s = slots_[i];
+      if (s.id == no_token) return no_token;
+      if (s.len_tag == lt && s.prefix == key && offsets_[s.id].second == n &&
+          rest_equal(arena_.data() + offsets_[s.id].first, p, n))
+        return s.id;
+    }
+  }
+  // a and b (n > 8 bytes each) agree in bytes 8..n (the first 8 are equal already)
+  static bool rest_equal(const char* a, const unsigned char* b, std::size_t n) noexcept {
+    if (n <= 16) return load_u64(reinterpret_cast<const unsigned char*>(a) + n - 8) == load_u64(b + n - 8);
+    return std::memcmp(a + 8, b + 8, n - 8) == 0;
+  }
   // low 8 bits: length (saturated at 255), high 24 bits: hash bits not used by the index
   static std::uint32_t len_tag(std::size_t n, std::uint64_t h) noexcept {
     return static_cast<std::uint32_t>(n < 255 ? n : 255) | (static_cast<std::uint32_t>(h >> 40) << 8);
@@ -197,6 +224,7 @@ class pair_table {
   }
   /// Inserts or overwrites (later merges of the same pair win, as in Hugging Face).
   void put(std::uint32_t a, std::uint32_t b, value v) {
+    if (v.rank > max_rank_ || max_rank_ == no_token) max_rank_ = v.rank;
     const std::uint64_t key = (std::uint64_t{a} << 32) | b;
     for (std::size_t i = mix64(key) & mask_;; i = (i + 1) & mask_) {
       if (slots_[i].key == empty_key || slots_[i].key == key) {
@@ -205,6 +233,8 @@ class pair_table {
       }
     }
   }
+  /// The largest rank put (no_token when empty).
+  [[nodiscard]] std::uint32_t max_rank() const noexcept { return max_rank_; }
   [[nodiscard]] value find(std::uint32_t a, std::uint32_t b) const noexcept {
     const std::uint64_t key = (std::uint64_t{a} << 32) | b;
     for (std::size_t i = mix64(key) & mask_;; i = (i + 1) & mask_) {
@@ -222,6 +252,7 @@ class pair_table {
   };
   std::vector<entry> slots_;
   std::size_t mask_ = 0;
+  std::uint32_t max_rank_ = no_token;
 };
 
 /// A symbol of the piece being merged: bytes [start, end) of the piece, token `id`.
@@ -235,7 +266,7 @@ struct bpe_symbol {
 struct bpe_scratch {
   std::vector<std::uint32_t> next, prev, end, id, rank, merged, out;
   std::vector<std::uint64_t> heap;
-  std::unordered_map<std::uint32_t, std::uint32_t> bucket_of_rank;
+  std::vector<std::uint32_t> bucket_of_rank;  // rank → bucket (no_token: none), all none between calls
   std::vector<std::vector<std::uint32_t>> buckets;
   std::vector<std::uint32_t> free_buckets;
 };
@@ -285,35 +316,45 @@ struct key_heap {
   }
 };
 
-/// BPE of a short piece (n ≤ 64): array scan, O(n²) in cache.
+/// Ranks the small-piece merge accepts: a candidate is the 32-bit key rank·64 + position,
+/// so ranks stay below 2^26 − 1 (the tokenizer rejects larger vocabularies and merge lists).
+inline constexpr std::uint32_t small_rank_limit = (1u << 26) - 1;
+
+/// BPE of a short piece (n ≤ 64, ranks < small_rank_limit): array scan, O(n²) in cache.
+/// Symbols stay where they start (no shifting): key[i] = rank·64 + i of the pair whose left
+/// symbol starts at byte i (all ones: none), so the minimum key is the lowest rank, leftmost
+/// — one branch-free min over ≤ 64 words per merge.
 template <class Rule, class Out>
 void bpe_merge_small(const Rule& rule, const unsigned char* p, std::uint32_t n, Out&& out) {
-  constexpr std::uint32_t small = 64;
-  bpe_symbol sym[small];
-  std::uint32_t rank[small], merged[small];
-  std::uint32_t m = n;
-  for (std::uint32_t i = 0; i < n; ++i) sym[i] = {i, i + 1, rule.byte_id(p[i])};
-  for (std::uint32_t i = 0; i + 1 < m; ++i) rank[i] = rule.pair(p, sym[i], sym[i + 1], merged[i]);
-  while (m > 1) {
-    std::uint32_t best = no_token, at = 0;
-    for (std::uint32_t i = 0; i + 1 < m; ++i) {
-      if (rank[i] < best) {
-        best = rank[i];
-        at = i;
-      }
-    }
-    if (best == no_token) break;
-    sym[at] = {sym[at].start, sym[at + 1].end, merged[at]};
-    for (std::uint32_t i = at + 1; i + 1 < m; ++i) {
-      sym[i] = sym[i + 1];
-      rank[i] = rank[i + 1];
-      merged[i] = merged[i + 1];
-    }
-    --m;
-    if (at + 1 < m) rank[at] = rule.pair(p, sym[at], sym[at + 1], merged[at]);
-    if (at > 0) rank[at - 1] = rule.pair(p, sym[at - 1], sym[at], merged[at - 1]);
+  constexpr std::uint32_t none = 0xFFFFFFFFu;
+  std::uint32_t key[64], id[64], merged[64];
+  std::uint8_t end[64], prev[64];
+  for (std::uint32_t i = 0; i < n; ++i) {
+    end[i] = static_cast<std::uint8_t>(i + 1);
+    prev[i] = static_cast<std::uint8_t>(i - 1);
+    id[i] = rule.byte_id(p[i]);
   }
-  for (std::uint32_t i = 0; i < m; ++i) out(sym[i].id);
+  auto rank_at = [&](std::uint32_t left) {
+    const std::uint32_t right = end[left];
+    std::uint32_t r = no_token;
+    if (right < n) r = rule.pair(p, {left, right, id[left]}, {right, end[right], id[right]}, merged[left]);
+    key[left] = r == no_token ? none : (r << 6) | left;
+  };
+  for (std::uint32_t i = 0; i + 1 < n; ++i) rank_at(i);
+  key[n - 1] = none;
+  for (;;) {
+    std::uint32_t best = none;
+    for (std::uint32_t i = 0; i < n; ++i) best = key[i] < best ? key[i] : best;
+    if (best == none) break;
+    const std::uint32_t at = best & 63, right = end[at];
+    end[at] = end[right];
+    id[at] = merged[at];
+    key[right] = none;
+    if (end[at] < n) prev[end[at]] = static_cast<std::uint8_t>(at);
+    rank_at(at);
+    if (at > 0) rank_at(prev[at]);
+  }
+  for (std::uint32_t i = 0; i < n; i = end[i]) out(id[i]);
 }
 
 /// BPE of any piece: linked list + 8-ary heap, O(n log n).
@@ -401,6 +442,9 @@ bool bpe_merge_buckets(const Rule& rule, const unsigned char* p, std::uint32_t n
   auto& ranks = scratch.heap;  // distinct ranks with a non-empty bucket (min-heap)
   auto& slot_of = scratch.bucket_of_rank;
   auto& buckets = scratch.buckets;
+  auto reset_slots = [&] {  // leave slot_of all none for the next piece
+    for (const std::uint64_t r : ranks) slot_of[static_cast<std::size_t>(r)] = no_token;
+  };
   nx.resize(n);
   pv.resize(n);
   en.resize(n);
@@ -409,7 +453,6 @@ bool bpe_merge_buckets(const Rule& rule, const unsigned char* p, std::uint32_t n
   cur_merged.resize(n);
   auto& free_slots = scratch.free_buckets;
   ranks.clear();
-  slot_of.clear();
   free_slots.clear();
   for (std::uint32_t k = 0; k < buckets.size(); ++k) free_slots.push_back(k);
   for (std::uint32_t i = 0; i < n; ++i) {
@@ -429,18 +472,19 @@ bool bpe_merge_buckets(const Rule& rule, const unsigned char* p, std::uint32_t n
     return r;
   };
   auto add = [&](std::uint32_t r, std::uint32_t left) {
-    auto [it, fresh] = slot_of.try_emplace(r, no_token);
-    if (fresh) {
+    if (r >= slot_of.size()) slot_of.resize(std::size_t{r} + 1, no_token);
+    std::uint32_t& slot = slot_of[r];
+    if (slot == no_token) {
       if (free_slots.empty()) {
         free_slots.push_back(static_cast<std::uint32_t>(buckets.size()));
         buckets.emplace_back();
       }
-      it->second = free_slots.back();
+      slot = free_slots.back();
       free_slots.pop_back();
-      buckets[it->second].clear();
+      buckets[slot].clear();
       key_heap::push(ranks, r);
     }
-    buckets[it->second].push_back(left);
+    buckets[slot].push_back(left);
   };
   for (std::uint32_t i = 0; i + 1 < n; ++i) {
     const std::uint32_t r = rank_pair(i);
@@ -449,11 +493,10 @@ bool bpe_merge_buckets(const Rule& rule, const unsigned char* p, std::uint32_t n
   cur_rank[n - 1] = no_token;
   while (!ranks.empty()) {
     const auto r = static_cast<std::uint32_t>(key_heap::pop(ranks));
-    const auto node = slot_of.find(r);
-    const std::uint32_t slot = node->second;
+    const std::uint32_t slot = slot_of[r];
     std::vector<std::uint32_t> bucket;
     bucket.swap(buckets[slot]);
-    slot_of.erase(node);
+    slot_of[r] = no_token;
     if (!std::is_sorted(bucket.begin(), bucket.end())) std::sort(bucket.begin(), bucket.end());
     for (const std::uint32_t left : bucket) {
       if (id[left] == no_token || cur_rank[left] != r) continue;  // stale
@@ -468,7 +511,11 @@ bool bpe_merge_buckets(const Rule& rule, const unsigned char* p, std::uint32_t n
         if (q == no_token) continue;
         const std::uint32_t nr = rank_pair(q);
         if (nr == no_token) continue;
-        if (nr <= r) return false;  // not monotone: let the heap do it
+        if (nr <= r) {  // not monotone: let the heap do it
+          reset_slots();
+          buckets[slot].swap(bucket);
+          return false;
+        }
         add(nr, q);
       }
     }

@@ -23,7 +23,10 @@
 //     otherwise it ends after the last W code point inside the U run (U ∩ W = Lm, Lo, M).
 // Every scanner is O(length of the piece) (the whitespace run is scanned once).
 //
-// Cost: one class-table lookup per code point; ASCII takes a 128-entry table.
+// Cost: one class-table lookup per code point; ASCII takes a 128-entry table. The common
+// piece "optional ASCII prefix + ASCII letters" (cl100k, qwen2, o200k) is scanned inline
+// with a 256-entry byte table; anything else (or a run reaching a non-ASCII byte) goes
+// to the general scanner.
 //
 //   std::size_t i = 0;
 //   while (i < n) { std::size_t e = qlite::next_piece(qlite::pretokenizer::cl100k, s, i, n); ...; i = e; }
@@ -34,6 +37,7 @@
 #include <cstdint>
 #include <string_view>
 
+#include "qlite/config.hpp"
 #include "qlite/tokenizer/unicode.hpp"
 
 namespace qlite {
@@ -83,11 +87,31 @@ inline constexpr std::array<std::uint8_t, 128> ascii_bits = [] {
   return t;
 }();
 
+/// Byte classes for the ASCII fast paths: bit 0 ASCII letter, bit 1 ASCII upper case, bit 2
+/// ASCII lower case, bit 3 may start a prefixed letter piece (an ASCII byte that is neither
+/// a letter, a digit, \r, \n nor an apostrophe); bytes ≥ 0x80 have no bit.
+namespace ascii {
+inline constexpr std::uint8_t letter = 1, upper = 2, lower = 4, prefix = 8;
+inline constexpr std::array<std::uint8_t, 256> bits = [] {
+  std::array<std::uint8_t, 256> t{};
+  for (unsigned c = 0; c < 128; ++c) {
+    const bool up = c >= 'A' && c <= 'Z', low = c >= 'a' && c <= 'z', digit = c >= '0' && c <= '9';
+    std::uint8_t b = 0;
+    if (up || low) b |= letter;
+    if (up) b |= upper;
+    if (low) b |= lower;
+    if (!up && !low && !digit && c != '\r' && c != '\n' && c != '\'') b |= prefix;
+    t[c] = b;
+  }
+  return t;
+}();
+}  // namespace ascii
+
 struct scanner {
   const unsigned char* s;
   std::size_t n;
 
-  [[nodiscard]] cp_info at(std::size_t i) const noexcept {
+  [[nodiscard]] QLITE_FORCE_INLINE cp_info at(std::size_t i) const noexcept {
     const unsigned char b = s[i];
     if (b < 0x80) return {b, 1, ascii_bits[b]};
     std::size_t len = 0;
@@ -144,6 +168,12 @@ struct scanner {
   [[nodiscard]] std::size_t whitespace(std::size_t i, bool newline_alt) const noexcept {
     std::size_t j = i, last_start = i, after_newline = 0;
     while (j < n) {
+      if (s[j] < 0x80) {  // ASCII: no decoding
+        if (!(ascii_bits[s[j]] & ucp::space)) break;
+        if (s[j] == '\r' || s[j] == '\n') after_newline = j + 1;
+        last_start = j++;
+        continue;
+      }
       const cp_info c = at(j);
       if (!(c.bits & ucp::space)) break;
       if (c.cp == '\r' || c.cp == '\n') after_newline = j + 1;
@@ -183,7 +213,27 @@ inline std::size_t newline_tail(const scanner& sc, std::size_t j, bool slash) no
   return j;
 }
 
-inline std::size_t scan_cl100k(const scanner& sc, std::size_t i, bool three_digits) noexcept {
+inline std::size_t scan_cl100k_general(const scanner& sc, std::size_t i, bool three_digits) noexcept;
+
+/// cl100k / qwen2 at i: the ASCII fast path inline, everything else in scan_cl100k_general.
+QLITE_FORCE_INLINE std::size_t scan_cl100k(const scanner& sc, std::size_t i, bool three_digits) noexcept {
+  // Fast path: `[^\r\n\p{L}\p{N}]?\p{L}+` over ASCII letters (most pieces of English and code);
+  // a run that reaches a non-ASCII byte continues with the general scanner.
+  {
+    const std::uint8_t b0 = ascii::bits[sc.s[i]];
+    std::size_t j = i;
+    if ((b0 & ascii::prefix) && i + 1 < sc.n && (ascii::bits[sc.s[i + 1]] & ascii::letter)) j = i + 1;
+    if (j > i || (b0 & ascii::letter)) {
+      ++j;
+      while (j < sc.n && (ascii::bits[sc.s[j]] & ascii::letter)) ++j;
+      if (j < sc.n && sc.s[j] >= 0x80) return sc.run(j, ucp::letter);
+      return j;
+    }
+  }
+  return scan_cl100k_general(sc, i, three_digits);
+}
+
+inline std::size_t scan_cl100k_general(const scanner& sc, std::size_t i, bool three_digits) noexcept {
   const cp_info c = sc.at(i);
   if (c.cp == '\'') {
     if (const std::size_t k = sc.contraction(i, true)) return i + k;
@@ -224,10 +274,36 @@ inline std::size_t o200k_word(const scanner& sc, std::size_t i, bool lower_requi
   return sc.run(u, ucp::lowerish);
 }
 
-inline std::size_t scan_o200k(const scanner& sc, std::size_t i) noexcept {
+inline std::size_t scan_o200k_general(const scanner& sc, std::size_t i) noexcept;
+
+/// o200k at i: the ASCII fast path inline, everything else in scan_o200k_general.
+QLITE_FORCE_INLINE std::size_t scan_o200k(const scanner& sc, std::size_t i) noexcept {
+  // Fast path: X? then ASCII upper case then ASCII lower case letters, ending at an ASCII
+  // byte: both word alternatives give that end (U ∩ W is empty in ASCII). Otherwise (a
+  // non-ASCII byte at the end) the general scanner decides.
+  {
+    const std::uint8_t b0 = ascii::bits[sc.s[i]];
+    std::size_t j = i;
+    if ((b0 & ascii::prefix) && i + 1 < sc.n && (ascii::bits[sc.s[i + 1]] & ascii::letter)) j = i + 1;
+    if (j > i || (b0 & ascii::letter)) {
+      while (j < sc.n && (ascii::bits[sc.s[j]] & ascii::upper)) ++j;
+      while (j < sc.n && (ascii::bits[sc.s[j]] & ascii::lower)) ++j;
+      if (j == sc.n || sc.s[j] < 0x80) {
+        if (j < sc.n && sc.s[j] == '\'') j += sc.contraction(j, true);
+        return j;
+      }
+    }
+  }
+  return scan_o200k_general(sc, i);
+}
+
+inline std::size_t scan_o200k_general(const scanner& sc, std::size_t i) noexcept {
   const cp_info c = sc.at(i);
   const bool prefix_ok = !(c.bits & (ucp::letter | ucp::number)) && c.cp != '\r' && c.cp != '\n';
+  constexpr std::uint8_t word = ucp::upperish | ucp::lowerish;  // a word starts with one of these
+  const bool may_word = (c.bits & word) || (prefix_ok && i + c.len < sc.n && (sc.bits(i + c.len) & word));
   for (bool lower_required : {true, false}) {
+    if (!may_word) break;
     std::size_t e = 0;
     if (prefix_ok && i + c.len < sc.n) e = o200k_word(sc, i + c.len, lower_required);
     if (e == 0) e = o200k_word(sc, i, lower_required);
@@ -253,8 +329,8 @@ inline std::size_t scan_o200k(const scanner& sc, std::size_t i) noexcept {
 }  // namespace detail
 
 /// End of the piece starting at byte i (< n) of valid UTF-8 s[0, n) under pattern `kind`.
-[[nodiscard]] inline std::size_t next_piece(pretokenizer kind, const unsigned char* s, std::size_t i,
-                                            std::size_t n) noexcept {
+[[nodiscard]] QLITE_FORCE_INLINE std::size_t next_piece(pretokenizer kind, const unsigned char* s,
+                                                        std::size_t i, std::size_t n) noexcept {
   const detail::scanner sc{s, n};
   switch (kind) {
     case pretokenizer::gpt2:

@@ -30,6 +30,8 @@
 //
 // Cost: O(n) pretokenization; whole-piece hash lookup for most pieces; BPE O(k²) for
 // pieces of k ≤ 64 bytes, O(k log k) above (bpe.hpp). No input length makes it fail.
+// Ids are appended through a 256-entry local buffer; decode copies 16 bytes per token of
+// ≤ 16 bytes from a padded arena (one branch, no per-token allocation).
 //
 //   auto tok = qlite::load_tiktoken("cl100k_base.tiktoken", "cl100k_base");
 //   std::vector<std::uint32_t> ids = tok.encode("hello world");     // {15339, 1917}
@@ -114,7 +116,8 @@ struct encoding {
 class tokenizer {
  public:
   /// Validates and indexes `parts`: every byte must have a token; special ids must not
-  /// collide with ordinary ids holding different bytes.
+  /// collide with ordinary ids holding different bytes; ids and merge ranks stay below
+  /// 2^26 − 1 (bpe.hpp's small-piece keys; real vocabularies have < 2^18).
   explicit tokenizer(tokenizer_parts parts) : p_(std::move(parts)) {
     std::uint32_t first = detail::no_token;
     const std::uint32_t dup = p_.vocab.build(&first);
@@ -122,6 +125,11 @@ class tokenizer {
       throw error(errc::format, p_.name + ": tokens " + std::to_string(first) + " and " +
                                     std::to_string(dup) +
                                     " have the same bytes (expected every token's bytes to be unique)");
+    const std::uint32_t max_rank = p_.merges.max_rank();
+    if (p_.vocab.id_bound() >= detail::small_rank_limit ||
+        (max_rank != detail::no_token && max_rank >= detail::small_rank_limit))
+      throw error(errc::format, p_.name + ": more than " + std::to_string(detail::small_rank_limit) +
+                                    " tokens or merges (expected a vocabulary below 2^26 entries)");
     for (unsigned b = 0; b < 256; ++b) {
       const auto c = static_cast<unsigned char>(b);
       byte_id_[b] = p_.vocab.find(&c, 1);
@@ -155,6 +163,7 @@ class tokenizer {
                           static_cast<std::uint32_t>(s.text.size())};
       dec_arena_.append(s.text);
     }
+    dec_arena_.append(16, '\0');  // decode copies 16 bytes at a time
   }
 
   // ---- encoding ---------------------------------------------------------------------------
@@ -163,7 +172,9 @@ class tokenizer {
   [[nodiscard]] std::vector<std::uint32_t> encode_ordinary(std::string_view text) const {
     std::vector<std::uint32_t> ids;
     ids.reserve(text.size() / 3 + 1);
-    run(text, nullptr, [&](std::uint32_t id) { ids.push_back(id); });
+    id_sink sink(ids);
+    run(text, nullptr, [&](std::uint32_t id) { sink.push(id); });
+    sink.flush();
     return ids;
   }
 
@@ -173,7 +184,9 @@ class tokenizer {
     check_disallowed(text, allowed, disallowed);
     std::vector<std::uint32_t> ids;
     ids.reserve(text.size() / 3 + 1);
-    run(text, &allowed, [&](std::uint32_t id) { ids.push_back(id); });
+    id_sink sink(ids);
+    run(text, &allowed, [&](std::uint32_t id) { sink.push(id); });
+    sink.flush();
     return ids;
   }
 
@@ -231,19 +244,29 @@ class tokenizer {
   /// The bytes of the ids, concatenated. Throws qlite::error(invalid_argument) naming the
   /// index of an id that is not a token.
   [[nodiscard]] std::string decode(std::span<const std::uint32_t> ids) const {
+    // Fast path: a token of ≤ 16 bytes is one fixed 16-byte copy (the arena is padded, the
+    // output has 16 bytes of slack); longer tokens, growth and errors take decode_slow.
     std::string out;
-    std::size_t used = 0;
     out.resize(ids.size() * 4 + 64);
+    std::size_t used = 0;
+    const auto* index = dec_index_.data();
+    const std::size_t bound = dec_index_.size();
+    const char* arena = dec_arena_.data();
+    char* dst = out.data();
+    std::size_t room = out.size() - 16;
     for (std::size_t k = 0; k < ids.size(); ++k) {
       const std::uint32_t id = ids[k];
-      if (id >= dec_index_.size() || dec_index_[id].second == detail::no_token)
-        throw error(errc::invalid_argument, p_.name + ": id " + std::to_string(id) + " at index " +
-                                                std::to_string(k) + " is not a token (n_vocab " +
-                                                std::to_string(n_vocab_) + ")");
-      const auto [off, len] = dec_index_[id];
-      if (used + len > out.size()) out.resize(std::max(out.size() * 2, used + len));
-      std::memcpy(out.data() + used, dec_arena_.data() + off, len);
-      used += len;
+      if (id < bound) {
+        const auto [off, len] = index[id];
+        if (len <= 16 && used <= room) {
+          std::memcpy(dst + used, arena + off, 16);
+          used += len;
+          continue;
+        }
+      }
+      used = decode_slow(ids, k, out, used);
+      dst = out.data();
+      room = out.size() - 16;
     }
     out.resize(used);
     return out;
@@ -300,9 +323,41 @@ class tokenizer {
   }
 
  private:
+  /// Appends ids to a vector through a small local buffer: a push is a store and a compare
+  /// (vector::push_back per token is not inlined into the BPE loops).
+  struct id_sink {
+    explicit id_sink(std::vector<std::uint32_t>& v) noexcept : ids(v) {}
+    std::vector<std::uint32_t>& ids;
+    std::uint32_t n = 0;
+    std::uint32_t buf[256];
+    void push(std::uint32_t id) {
+      buf[n++] = id;
+      if (n == 256) flush();
+    }
+    void flush() {
+      ids.insert(ids.end(), buf, buf + n);
+      n = 0;
+    }
+  };
+
   static std::string hex2(unsigned b) {
     const char* d = "0123456789abcdef";
     return {d[(b >> 4) & 15], d[b & 15]};
+  }
+
+  /// decode's general step for ids[k]: checks the id, grows `out` (keeping ≥ 16 bytes of
+  /// slack), appends the bytes; returns the new used size.
+  std::size_t decode_slow(std::span<const std::uint32_t> ids, std::size_t k, std::string& out,
+                          std::size_t used) const {
+    const std::uint32_t id = ids[k];
+    if (id >= dec_index_.size() || dec_index_[id].second == detail::no_token)
+      throw error(errc::invalid_argument, p_.name + ": id " + std::to_string(id) + " at index " +
+                                              std::to_string(k) + " is not a token (n_vocab " +
+                                              std::to_string(n_vocab_) + ")");
+    const auto [off, len] = dec_index_[id];
+    if (used + len + 16 > out.size()) out.resize(std::max(out.size() * 2, used + len + 16));
+    std::memcpy(out.data() + used, dec_arena_.data() + off, len);
+    return used + len;
   }
 
   [[nodiscard]] std::string_view lookup_bytes(std::uint32_t id) const noexcept {

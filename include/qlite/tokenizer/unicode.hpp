@@ -26,6 +26,7 @@
 #include <algorithm>
 #include <cstddef>
 #include <cstdint>
+#include <cstring>
 #include <string>
 #include <string_view>
 
@@ -133,6 +134,11 @@ inline void utf8_append(std::string& out, std::uint32_t cp) {
   while (i < n) {
     if (s[i] < 0x80) {
       ++i;
+      // ASCII runs 8 bytes at a time
+      for (std::uint64_t w; i + 8 <= n; i += 8) {
+        std::memcpy(&w, s + i, 8);
+        if (w & 0x8080808080808080ULL) break;
+      }
       continue;
     }
     const std::size_t len = utf8_sequence_length(s, i, n, sub);

@@ -48,6 +48,7 @@
 #include <variant>
 #include <vector>
 
+#include "qlite/core/convert.hpp"
 #include "qlite/core/error.hpp"
 #include "qlite/io/gguf.hpp"
 #include "qlite/io/llama2c.hpp"
@@ -376,11 +377,17 @@ inline checkpoint load_safetensors_checkpoint(const std::string& path) {
       if (st.dtype == st_dtype::f32) {
         std::memcpy(v.data(), st.data.data(), v.size() * 4);
       } else {
-        for (std::size_t i = 0; i < v.size(); ++i) {
-          std::uint16_t b;
-          std::memcpy(&b, st.data.data() + 2 * i, 2);
-          v[i] = st.dtype == st_dtype::f16 ? ref::fp16_bits_to_fp32(b) : ref::bf16_bits_to_fp32(b);
-        }
+        // Copy the bits into typed storage (the data need not be 2-byte aligned), then the
+        // vectorized bulk conversion of core/convert.hpp.
+        auto widen = [&](auto tag) {
+          std::vector<decltype(tag)> h(v.size());
+          std::memcpy(h.data(), st.data.data(), 2 * h.size());
+          convert(std::span<const decltype(tag)>(h), std::span<float>(v));
+        };
+        if (st.dtype == st_dtype::f16)
+          widen(fp16{});
+        else
+          widen(bf16{});
       }
       t.encoding = st.dtype == st_dtype::f16 ? "f16" : st.dtype == st_dtype::bf16 ? "bf16" : "f32";
       t.own(std::move(v));

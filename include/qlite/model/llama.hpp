@@ -244,12 +244,14 @@ class llama_model {
   /// cos/sin of pos · theta^(−2i/hs) for the T positions from `pos0`, i < hs/2.
   [[nodiscard]] std::vector<std::pair<float, float>> rope_table(std::size_t pos0, std::size_t T) const {
     const std::size_t half = config_.head_size() / 2;
+    std::vector<double> freq(half);
+    for (std::size_t i = 0; i < half; ++i)
+      freq[i] = std::pow(static_cast<double>(config_.rope_theta),
+                         -static_cast<double>(2 * i) / static_cast<double>(config_.head_size()));
     std::vector<std::pair<float, float>> r(T * half);
     for (std::size_t t = 0; t < T; ++t)
       for (std::size_t i = 0; i < half; ++i) {
-        const double freq = std::pow(static_cast<double>(config_.rope_theta),
-                                     -static_cast<double>(2 * i) / static_cast<double>(config_.head_size()));
-        const double a = static_cast<double>(pos0 + t) * freq;
+        const double a = static_cast<double>(pos0 + t) * freq[i];
         r[t * half + i] = {static_cast<float>(std::cos(a)), static_cast<float>(std::sin(a))};
       }
     return r;

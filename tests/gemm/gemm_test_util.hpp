@@ -76,13 +76,15 @@ inline std::vector<block_q4_0> random_q4_0(std::size_t n, std::size_t k, std::ui
   return b;
 }
 
-/// Activations with the awkward rows a layer meets: a zero row, a row with one outlier.
+/// Activations with the awkward rows a layer meets: a zero row, a row with one outlier, ties.
 inline std::vector<float> random_activations(std::size_t m, std::size_t k, std::size_t ld,
                                              std::uint32_t seed) {
   std::vector<float> x = random_floats(m * ld, seed, -2.0f, 2.0f);
   if (m > 2)
     for (std::size_t c = 0; c < k; ++c) x[2 * ld + c] = 0.0f;
   if (m > 4) x[4 * ld + k / 2] = 300.0f;
+  if (m > 6)  // amax 127: x · (127 / amax) are exact ties, rounded half to even by the quantization
+    for (std::size_t c = 0; c < k; ++c) x[6 * ld + c] = c == 0 ? 127.0f : static_cast<float>(c % 6) - 2.5f;
   return x;
 }
 

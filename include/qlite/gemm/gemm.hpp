@@ -62,19 +62,18 @@ void gemm(matrix_view<const float> x, const packed_weights<Format>& w, matrix_vi
     if constexpr (std::is_same_v<A, scalar_arch>) {
       if (params.mode == gemm_mode::int8_activations)
         ref::detail::quantize_activations<void>(x.data(), x.stride(), x.rows(), s.cols, s.k_padded, s.group,
-                                                c.xq.data(), c.x_scale.data(), c.x_gsum.data());
+                                                c.xq, c.x_scale, c.x_gsum);
       else if (params.mode == gemm_mode::bf16_activations)
-        ref::detail::round_activations_bf16<void>(x.data(), x.stride(), x.rows(), s.cols, s.k_padded,
-                                                  c.xb.data());
+        ref::detail::round_activations_bf16<void>(x.data(), x.stride(), x.rows(), s.cols, s.k_padded, c.xb);
       parallel_for(
           s.panels, [&](std::size_t p0, std::size_t p1) { ref::detail::gemm_panels<void>(c.args, p0, p1); },
           threads);
     } else {
       if (params.mode == gemm_mode::int8_activations)
         kernel::gemm_quantize_activations<A>(x.data(), x.stride(), x.rows(), s.cols, s.k_padded, s.group,
-                                             c.xq.data(), c.x_scale.data(), c.x_gsum.data());
+                                             c.xq, c.x_scale, c.x_gsum);
       else if (params.mode == gemm_mode::bf16_activations)
-        kernel::gemm_round_bf16<A>(x.data(), x.stride(), x.rows(), s.cols, s.k_padded, c.xb.data());
+        kernel::gemm_round_bf16<A>(x.data(), x.stride(), x.rows(), s.cols, s.k_padded, c.xb);
       parallel_for(
           s.panels, [&](std::size_t p0, std::size_t p1) { kernel::gemm_panels<A>(c.args, p0, p1); }, threads);
     }

@@ -15,14 +15,26 @@ endif()
 
 option(QLITE_SANITIZE "Build qlite's own targets with ASan + UBSan" OFF)
 
-# qlite_dev_target(<target>): warnings, sanitizers and runtime dispatch for a qlite binary.
-function(qlite_dev_target target)
-  target_link_libraries(${target} PRIVATE qlite::qlite)
+# qlite_dev_options(<target>): warnings and sanitizers for code qlite compiles itself.
+function(qlite_dev_options target)
   target_compile_options(${target} PRIVATE ${QLITE_WARNINGS})
   if(QLITE_SANITIZE)
     target_compile_options(${target} PRIVATE -fsanitize=address,undefined -fno-sanitize-recover=all
                                              -fno-omit-frame-pointer)
     target_link_options(${target} PRIVATE -fsanitize=address,undefined)
   endif()
+endfunction()
+
+# The per-arch kernels, compiled once for every qlite binary of this build tree.
+qlite_add_dispatch_library(qlite_dispatch_kernels)
+get_target_property(_qlite_kernels_type qlite_dispatch_kernels TYPE)
+if(NOT _qlite_kernels_type STREQUAL "INTERFACE_LIBRARY")  # INTERFACE: nothing to compile
+  qlite_dev_options(qlite_dispatch_kernels)
+endif()
+
+# qlite_dev_target(<target>): warnings, sanitizers and runtime dispatch for a qlite binary.
+function(qlite_dev_target target)
+  target_link_libraries(${target} PRIVATE qlite::qlite)
+  qlite_dev_options(${target})
   qlite_enable_runtime_dispatch(${target})
 endfunction()

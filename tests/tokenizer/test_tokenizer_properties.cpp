@@ -3,8 +3,10 @@
 #include <doctest/doctest.h>
 
 #include <cstdint>
+#include <iterator>
 #include <random>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include <nlohmann/json.hpp>
@@ -107,19 +109,62 @@ TEST_SUITE("tokenizer") {
     }
   }
 
-  TEST_CASE("the three merge algorithms agree: scan + heap + buckets") {
+  TEST_CASE("the four merge algorithms agree: scan + heap + buckets + windows") {
     std::mt19937 rng(42);
     for (const char* name : {"gpt2", "cl100k_base", "o200k_base"})
       qlite::test::check_merge_algorithms(qlite::test::tiktoken_encoding(name), name, rng);
   }
 
+  TEST_CASE("windows: long pieces of every kind splice to exactly the heap's tokens") {
+    // Random letters (windows agree after a few tokens), runs of one pattern (the window
+    // memo), 128-space tokens (cl100k: a window that is one token is merged 256 wide), base64.
+    std::mt19937 rng(11);
+    auto random_of = [&](std::string_view alphabet, std::size_t n) {
+      std::string s;
+      for (std::size_t k = 0; k < n; ++k) s.push_back(alphabet[rng() % alphabet.size()]);
+      return s;
+    };
+    auto repeat = [](std::string_view unit, std::size_t n) {
+      std::string s;
+      while (s.size() < n) s += unit;
+      return s;
+    };
+    struct piece {
+      std::string text;
+      bool splices;  // the windows agree (else they may decline and the heap merges it)
+    };
+    const piece pieces[] = {
+        {random_of("abcdefghijklmnopqrstuvwxyz", 20000), true},
+        {random_of("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz", 5000), true},
+        {random_of("ab", 5000), true},
+        {std::string(70000, 'a'), true},
+        {std::string(70001, ' '), true},
+        {std::string(3001, '\n'), true},
+        {std::string(40000, '='), true},
+        {repeat("-_=+", 16000), true},
+        {repeat("\r\n", 8000), true},
+        {std::string(129, 'x'), true},
+        {std::string(300, ' ') + "x" + std::string(300, ' '), false},
+    };
+    for (const std::string name : {"gpt2", "cl100k_base", "o200k_base"}) {
+      const auto& tok = qlite::test::tiktoken_encoding(name);
+      for (std::size_t i = 0; i < std::size(pieces); ++i) {
+        INFO(name, " piece ", i, " of ", pieces[i].text.size(), " bytes");
+        const auto heap = tok.merge_piece_for_testing(pieces[i].text, 1);
+        const auto windows = tok.merge_piece_for_testing(pieces[i].text, 3);
+        if (pieces[i].splices) CHECK(!windows.empty());
+        if (!windows.empty()) CHECK(windows == heap);
+      }
+    }
+  }
+
   TEST_CASE("long pieces: a 1 MiB pre-token encodes and round-trips") {
     const auto& tok = qlite::test::tiktoken_encoding("cl100k_base");
-    // The heap path (> 64 bytes) and the scan path agree piece by piece.
+    // Pieces longer than the scan path takes (> 128 bytes) round-trip and are stable.
     std::mt19937 rng(7);
     for (int i = 0; i < 50; ++i) {
       std::string word;
-      const std::size_t len = 65 + rng() % 200;
+      const std::size_t len = 65 + rng() % 400;
       for (std::size_t k = 0; k < len; ++k) word.push_back(static_cast<char>('a' + rng() % 3));
       const auto ids = tok.encode_ordinary(word);
       CHECK(tok.decode(ids) == word);

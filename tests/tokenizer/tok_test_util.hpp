@@ -92,7 +92,7 @@ inline std::string random_text(std::mt19937& rng, std::size_t n_cps) {
   return s;
 }
 
-/// BPE of random pieces by the three merge algorithms of bpe.hpp: they must agree.
+/// BPE of random pieces by the four merge algorithms of bpe.hpp: they must agree.
 inline void check_merge_algorithms(const tokenizer& tok, const char* name, std::mt19937& rng) {
   const std::string alphabet[] = {"a", "b", "e", "t", " ", "!", "0", "\xC3\xA9", "\xE7\x9A\x84"};
   for (int i = 0; i < 60; ++i) {
@@ -102,9 +102,13 @@ inline void check_merge_algorithms(const tokenizer& tok, const char* name, std::
     INFO(name, " piece ", i, " of ", piece.size(), " bytes");
     const auto heap = tok.merge_piece_for_testing(piece, 1);
     CHECK(tok.decode(heap) == piece);
-    if (piece.size() <= 64) CHECK(tok.merge_piece_for_testing(piece, 0) == heap);
+    if (piece.size() <= 128) CHECK(tok.merge_piece_for_testing(piece, 0) == heap);
     const auto buckets = tok.merge_piece_for_testing(piece, 2);
     if (!buckets.empty()) CHECK(buckets == heap);  // empty: it declined (non-monotone ranks)
+    if (piece.size() > 128) {
+      const auto windows = tok.merge_piece_for_testing(piece, 3);
+      if (!windows.empty()) CHECK(windows == heap);  // empty: no two windows agreed
+    }
   }
 }
 

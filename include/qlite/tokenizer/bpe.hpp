@@ -30,12 +30,14 @@
 #pragma once
 
 #include <algorithm>
+#include <array>
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
 #include <limits>
 #include <string>
 #include <string_view>
+#include <type_traits>
 #include <utility>
 #include <vector>
 
@@ -68,11 +70,10 @@ QLITE_FORCE_INLINE std::uint64_t key_word(const unsigned char* p, std::size_t n)
 
 inline constexpr std::uint64_t hash_k0 = 0x9E3779B97F4A7C15ULL, hash_k1 = 0xBF58476D1CE4E5B9ULL;
 
-/// hash_bytes of a string of n ≤ 8 bytes whose key_word is `key`.
+/// hash_bytes of a string of n ≤ 8 bytes whose key_word is `key` (one multiply: the table
+/// index takes the low bits, which the shift mixes with the high ones).
 QLITE_FORCE_INLINE std::uint64_t hash_short(std::uint64_t key, std::size_t n) noexcept {
-  std::uint64_t h = ((n + 1) * hash_k0 ^ key) * hash_k1;
-  h ^= h >> 31;
-  h *= hash_k0;
+  const std::uint64_t h = ((n + 1) * hash_k0 ^ key) * hash_k1;
   return h ^ (h >> 29);
 }
 
@@ -105,6 +106,8 @@ inline std::uint64_t mix64(std::uint64_t x) noexcept {
 /// The token byte strings by id (an arena) and an open-addressing table bytes → id. A slot
 /// holds the key_word, the length and the id, so a lookup of a token of ≤ 8 bytes (most
 /// BPE candidates) touches one cache line; longer ones compare the rest in the arena.
+/// Strings of 1 and 2 bytes (every first pair of a BPE merge) are looked up in direct
+/// tables instead: one load from 256 KiB that stays in L2, no hash.
 class byte_table {
  public:
   /// Sets the bytes of token `id` (ids may be added in any order; gaps stay empty).
@@ -124,6 +127,8 @@ class byte_table {
     while (cap < offsets_.size() * 2) cap <<= 1;
     slots_.assign(cap, slot{0, no_token, 0});
     mask_ = cap - 1;
+    one_.fill(no_token);
+    two_.assign(std::size_t{1} << 16, no_token);
     // membership filter: 16 bits per slot-pair, so ~1/8 of its bits are set (fits in L2)
     filter_.assign(std::max<std::size_t>(cap / 8, 64), 0);
     filter_mask_ = filter_.size() * 64 - 1;
@@ -139,6 +144,8 @@ class byte_table {
       std::size_t i = h & mask_;
       while (slots_[i].id != no_token) i = (i + 1) & mask_;
       slots_[i] = {key_word(p, b.size()), id, len_tag(b.size(), h)};
+      if (b.size() == 1) one_[p[0]] = id;
+      if (b.size() == 2) two_[std::size_t{p[0]} << 8 | p[1]] = id;
       const std::size_t f = (h >> 20) & filter_mask_;
       filter_[f >> 6] |= std::uint64_t{1} << (f & 63);
     }
@@ -146,8 +153,15 @@ class byte_table {
   }
   /// The id of a byte string, or no_token.
   [[nodiscard]] QLITE_FORCE_INLINE std::uint32_t find(const unsigned char* p, std::size_t n) const noexcept {
+    if (n == 2) return two_[std::size_t{p[0]} << 8 | p[1]];
+    if (n == 1) return one_[p[0]];
+    return find_merged(p, n);
+  }
+  /// find() without the direct tables (every string is in the hash table too): for strings
+  /// of ≥ 3 bytes, i.e. every merge after the first pairs; inlined into the merge loops.
+  [[nodiscard]] QLITE_FORCE_INLINE std::uint32_t find_merged(const unsigned char* p,
+                                                             std::size_t n) const noexcept {
     if (n > 8) return find_long(p, n);
-    // short strings (most BPE candidates): small enough to inline into the merge loops
     const std::uint64_t key = key_word(p, n);
     const std::uint64_t h = hash_short(key, n);
     const std::size_t f = (h >> 20) & filter_mask_;
@@ -158,6 +172,10 @@ class byte_table {
       if (s.id == no_token) return no_token;
       if (s.len_tag == lt && s.prefix == key) return s.id;
     }
+  }
+  /// find() of the two bytes b0 b1.
+  [[nodiscard]] std::uint32_t find_pair_of_bytes(unsigned char b0, unsigned char b1) const noexcept {
+    return two_[std::size_t{b0} << 8 | b1];
   }
   [[nodiscard]] std::uint32_t find(std::string_view b) const noexcept {
     return find(reinterpret_cast<const unsigned char*>(b.data()), b.size());
@@ -205,6 +223,8 @@ class byte_table {
   std::vector<std::pair<std::uint32_t, std::uint32_t>> offsets_;
   std::vector<std::uint8_t> present_;
   std::vector<slot> slots_;
+  std::array<std::uint32_t, 256> one_{};
+  std::vector<std::uint32_t> two_;  // [first byte · 256 + second byte] → id
   std::vector<std::uint64_t> filter_;
   std::size_t mask_ = 0, filter_mask_ = 0;
 };
@@ -262,8 +282,34 @@ struct bpe_symbol {
   std::uint32_t id;
 };
 
+/// The longest piece the small-piece merge takes (longer pieces: windows of this size, and
+/// of twice this size where a vocabulary has a token as long as a window, e.g. 128 spaces in
+/// cl100k_base), and the ranks it accepts: a candidate is the 32-bit key rank·256 + position
+/// at most, so ranks stay below 2^24 − 1 (the tokenizer rejects larger vocabularies and merge
+/// lists; real ones have < 2^18).
+inline constexpr std::uint32_t small_piece_max = 128, window_max = 2 * small_piece_max;
+inline constexpr std::uint32_t small_rank_limit = (1u << 24) - 1;
+
+/// The tokens of recent windows of the piece being merged (bpe_merge_windows): a long run of
+/// one repeated pattern ("aaaa", "\r\n\r\n", "-_=+-_=+") has few distinct windows, so
+/// each is merged once. Direct-mapped on a hash of the bytes; an entry is valid only for the
+/// call that wrote it (`call` counts calls, so no entry outlives its piece or its tokenizer).
+struct bpe_window_memo {
+  static constexpr std::uint32_t n_entries = 16;
+  struct entry {
+    std::uint64_t call = 0, hash = 0;
+    std::uint32_t width = 0, n_tokens = 0;
+    unsigned char bytes[window_max];
+    std::uint16_t end[window_max];  // end of token k, relative to the window
+    std::uint32_t id[window_max];
+  };
+  std::vector<entry> entries = std::vector<entry>(n_entries);
+  std::uint64_t call = 0;
+};
+
 /// Scratch space reused across pieces (one per thread).
 struct bpe_scratch {
+  bpe_window_memo memo;
   std::vector<std::uint32_t> next, prev, end, id, rank, merged, out;
   std::vector<std::uint64_t> heap;
   std::vector<std::uint32_t> bucket_of_rank;  // rank → bucket (no_token: none), all none between calls
@@ -316,45 +362,191 @@ struct key_heap {
   }
 };
 
-/// Ranks the small-piece merge accepts: a candidate is the 32-bit key rank·64 + position,
-/// so ranks stay below 2^26 − 1 (the tokenizer rejects larger vocabularies and merge lists).
-inline constexpr std::uint32_t small_rank_limit = (1u << 26) - 1;
-
-/// BPE of a short piece (n ≤ 64, ranks < small_rank_limit): array scan, O(n²) in cache.
-/// Symbols stay where they start (no shifting): key[i] = rank·64 + i of the pair whose left
-/// symbol starts at byte i (all ones: none), so the minimum key is the lowest rank, leftmost
-/// — one branch-free min over ≤ 64 words per merge.
-template <class Rule, class Out>
-void bpe_merge_small(const Rule& rule, const unsigned char* p, std::uint32_t n, Out&& out) {
-  constexpr std::uint32_t none = 0xFFFFFFFFu;
-  std::uint32_t key[64], id[64], merged[64];
-  std::uint8_t end[64], prev[64];
+/// BPE of a short piece (n ≤ Max ≤ 256, ranks < small_rank_limit): array scan, O(n²) in
+/// cache. Symbols stay where they start (no shifting): key[i] = rank·Max + i of the pair
+/// whose left symbol starts at byte i (all ones: none), so the minimum key is the lowest
+/// rank, leftmost. The keys are kept in groups of 8 with each group's minimum: a merge
+/// changes at most three keys, so it recomputes at most three group minima (8 words each)
+/// and then takes the min of ≤ Max/8 group minima, instead of a min over all n keys.
+/// Calls out(id, start, end) for each token, left to right.
+template <std::uint32_t Max, class Rule, class Out>
+QLITE_FORCE_INLINE void bpe_merge_small_spans(const Rule& rule, const unsigned char* p, std::uint32_t n,
+                                              Out&& out) {
+  static_assert(Max == 128 || Max == 256, "positions are the low 7 or 8 bits of a key");
+  constexpr std::uint32_t none = 0xFFFFFFFFu, position_bits = Max == 128 ? 7 : 8;
+  using pos = std::conditional_t<(Max < 256), std::uint8_t, std::uint16_t>;
+  std::uint32_t key[Max], id[Max], merged[Max], group_min[Max / 8];
+  pos end[Max], prev[Max];
   for (std::uint32_t i = 0; i < n; ++i) {
-    end[i] = static_cast<std::uint8_t>(i + 1);
-    prev[i] = static_cast<std::uint8_t>(i - 1);
+    end[i] = static_cast<pos>(i + 1);
+    prev[i] = static_cast<pos>(i - 1);
     id[i] = rule.byte_id(p[i]);
   }
   auto rank_at = [&](std::uint32_t left) {
     const std::uint32_t right = end[left];
     std::uint32_t r = no_token;
     if (right < n) r = rule.pair(p, {left, right, id[left]}, {right, end[right], id[right]}, merged[left]);
-    key[left] = r == no_token ? none : (r << 6) | left;
+    key[left] = r == no_token ? none : (r << position_bits) | left;
   };
-  for (std::uint32_t i = 0; i + 1 < n; ++i) rank_at(i);
-  key[n - 1] = none;
+  auto regroup = [&](std::uint32_t g) {
+    const std::uint32_t* k = key + 8 * g;
+    std::uint32_t m = k[0];
+    for (std::uint32_t i = 1; i < 8; ++i) m = k[i] < m ? k[i] : m;
+    group_min[g] = m;
+  };
+  for (std::uint32_t i = 0; i + 1 < n; ++i) {
+    const std::uint32_t r = rule.first_pair(p + i, id[i], id[i + 1], merged[i]);
+    key[i] = r == no_token ? none : (r << position_bits) | i;
+  }
+  const std::uint32_t groups = (n + 7) / 8;
+  for (std::uint32_t i = n - 1; i < 8 * groups; ++i) key[i] = none;
+  for (std::uint32_t g = 0; g < groups; ++g) regroup(g);
   for (;;) {
     std::uint32_t best = none;
-    for (std::uint32_t i = 0; i < n; ++i) best = key[i] < best ? key[i] : best;
+    for (std::uint32_t g = 0; g < groups; ++g) best = group_min[g] < best ? group_min[g] : best;
     if (best == none) break;
-    const std::uint32_t at = best & 63, right = end[at];
+    const std::uint32_t at = best & (Max - 1), right = end[at];
     end[at] = end[right];
     id[at] = merged[at];
     key[right] = none;
-    if (end[at] < n) prev[end[at]] = static_cast<std::uint8_t>(at);
+    if (end[at] < n) prev[end[at]] = static_cast<pos>(at);
     rank_at(at);
-    if (at > 0) rank_at(prev[at]);
+    const std::uint32_t left = at > 0 ? prev[at] : at;
+    if (at > 0) rank_at(left);
+    regroup(at / 8);
+    if (right / 8 != at / 8) regroup(right / 8);
+    if (left / 8 != at / 8) regroup(left / 8);
   }
-  for (std::uint32_t i = 0; i < n; i = end[i]) out(id[i]);
+  for (std::uint32_t i = 0; i < n; i = end[i]) out(id[i], i, std::uint32_t{end[i]});
+}
+
+/// BPE of a piece of n ≤ small_piece_max bytes; calls out(id) for each token.
+template <class Rule, class Out>
+void bpe_merge_small(const Rule& rule, const unsigned char* p, std::uint32_t n, Out&& out) {
+  bpe_merge_small_spans<small_piece_max>(rule, p, n,
+                                         [&](std::uint32_t id, std::uint32_t, std::uint32_t) { out(id); });
+}
+
+/// BPE of a long piece (n > 128) by overlapping windows of 128 bytes, each merged on its own
+/// with bpe_merge_small_spans, spliced where two windows agree; returns false (having called
+/// nothing) if two consecutive windows share no token, and the caller merges the whole piece.
+///
+/// Why splicing is exact (the properties of BPE proved in GitHub's `bpe` crate; they need
+/// only that the next merge is the lowest (rank, position) pair, which holds for both rules):
+/// call a token sequence valid if it is the BPE of its own bytes. Then (II) every run of
+/// consecutive tokens of a valid sequence is valid, and (III) if e₀..eᵢ and eᵢ..eₘ are valid
+/// and share the token eᵢ at the same bytes, e₀..eᵢ..eₘ is valid. Window B starts at a token
+/// boundary of window A; if A and B hold the same token t at the same bytes, A up to t
+/// followed by B after t is the valid sequence of their union, and tokens up to t are final
+/// (later splices only cut after them). The BPE of a piece is its unique valid sequence.
+///
+///   piece  ..................................................
+///   A      [aa|bbb|cc|d|eee|ff]                  window [s, s+128)
+///   B               [cc|d|ee|eg|hh|..]           starts at a boundary of A
+///                     ^ same token, same bytes: emit A through "d", continue with B
+///
+/// A window that is one token (128 spaces in cl100k_base) cannot share a token with a later
+/// one: it is merged again 256 bytes wide.
+///
+/// Cost: a byte is merged in ~1.15 windows (the next one starts ~16 bytes before the end of
+/// this one; nearer its start if they do not agree), all state in a few KiB of stack (the
+/// heap and buckets touch arrays as large as the piece in random order); repeated windows
+/// come from bpe_window_memo.
+template <class Rule, class Out>
+bool bpe_merge_windows(const Rule& rule, const unsigned char* p, std::uint32_t n, bpe_scratch& scratch,
+                       Out&& out) {
+  struct span {
+    std::uint32_t start, end, id;
+  };
+  span cur[window_max], nxt[window_max];
+  std::uint32_t n_cur = 0, n_nxt = 0;
+  bpe_window_memo& memo = scratch.memo;
+  const std::uint64_t call = ++memo.call;
+  // The tokens of p[start, start + width) (or to the end of the piece), from the memo if there.
+  auto merge_width = [&]<std::uint32_t Width>(std::uint32_t start, span* into) {
+    std::uint32_t k = 0;
+    const unsigned char* w = p + start;
+    if (n - start <= Width) {  // the last window: not remembered
+      bpe_merge_small_spans<Width>(rule, w, n - start,
+                                   [&](std::uint32_t id, std::uint32_t b, std::uint32_t e) {
+                                     into[k++] = {start + b, start + e, id};
+                                   });
+      return k;
+    }
+    std::uint64_t h = Width;
+    for (std::uint32_t i = 0; i < Width; i += 8) h = (h ^ load_u64(w + i)) * hash_k1;
+    h ^= h >> 29;
+    bpe_window_memo::entry& e = memo.entries[h % bpe_window_memo::n_entries];
+    if (e.call == call && e.hash == h && e.width == Width && std::memcmp(e.bytes, w, Width) == 0) {
+      for (std::uint32_t b = 0; k < e.n_tokens; b = e.end[k++])
+        into[k] = {start + b, start + e.end[k], e.id[k]};
+      return k;
+    }
+    bpe_merge_small_spans<Width>(rule, w, Width, [&](std::uint32_t id, std::uint32_t b, std::uint32_t en) {
+      e.end[k] = static_cast<std::uint16_t>(en);
+      e.id[k] = id;
+      into[k++] = {start + b, start + en, id};
+    });
+    e.call = call;
+    e.hash = h;
+    e.width = Width;
+    e.n_tokens = k;
+    std::memcpy(e.bytes, w, Width);
+    return k;
+  };
+  auto merge_window = [&](std::uint32_t start, span* into) {
+    const std::uint32_t k = merge_width.template operator()<small_piece_max>(start, into);
+    if (k > 1 || into[0].end == n) return k;
+    return merge_width.template operator()<window_max>(start, into);
+  };
+  auto& done = scratch.out;  // final tokens, emitted only if every splice succeeds
+  if (done.size() < n) done.resize(n);
+  std::uint32_t n_done = 0;
+  n_cur = merge_window(0, cur);
+  std::uint32_t first = 0;  // cur[first..] are not final yet
+  std::uint32_t win_start = 0;
+  // index of the token of nxt (cur from cur_from on) that both hold, or n_nxt if none
+  auto shared_token = [&](std::uint32_t cur_from, std::uint32_t& in_cur) {
+    std::uint32_t a = cur_from, b = 0;
+    while (a < n_cur && b < n_nxt) {
+      if (cur[a].start == nxt[b].start) {
+        if (cur[a].end == nxt[b].end) break;
+        ++a;
+        ++b;
+      } else if (cur[a].start < nxt[b].start) {
+        ++a;
+      } else {
+        ++b;
+      }
+    }
+    in_cur = a;
+    return a < n_cur ? b : n_nxt;
+  };
+  while (cur[n_cur - 1].end < n) {
+    // The next window starts at a token of cur (a token already final, first − 1, may be the
+    // shared one): first one about 7/8 into the window (an overlap of ~16 bytes), then, if
+    // the windows do not agree, one about halfway, then one near its start.
+    const std::uint32_t win_len = cur[n_cur - 1].end - win_start;
+    std::uint32_t a = 0, b = n_nxt = 0, start = 0;
+    for (const std::uint32_t at : {7 * win_len / 8, win_len / 2, win_len / 8}) {
+      std::uint32_t j = first > 0 ? first - 1 : 0;
+      while (j + 1 < n_cur && cur[j].start < win_start + at) ++j;
+      if (cur[j].start == win_start || cur[j].start == start) continue;  // no progress / tried
+      start = cur[j].start;
+      n_nxt = merge_window(start, nxt);
+      b = shared_token(j, a);
+      if (b < n_nxt) break;
+    }
+    if (b >= n_nxt) return false;  // the windows never agree
+    for (std::uint32_t k = first; k <= a; ++k) done[n_done++] = cur[k].id;
+    std::copy(nxt, nxt + n_nxt, cur);
+    n_cur = n_nxt;
+    first = b + 1;
+    win_start = start;
+  }
+  for (std::uint32_t k = first; k < n_cur; ++k) done[n_done++] = cur[k].id;
+  for (std::uint32_t k = 0; k < n_done; ++k) out(done[k]);
+  return true;
 }
 
 /// BPE of any piece: linked list + 8-ary heap, O(n log n).
@@ -528,15 +720,18 @@ bool bpe_merge_buckets(const Rule& rule, const unsigned char* p, std::uint32_t n
 }
 
 /// Merges the piece p[0, n) (n ≥ 2) and calls out(id) for each resulting token, left to
-/// right. `Rule` provides: `std::uint32_t byte_id(unsigned char)`, and
+/// right. `Rule` provides: `std::uint32_t byte_id(unsigned char)`,
+/// `first_pair(const unsigned char* q, id of q[0], id of q[1], std::uint32_t& merged) → rank`
+/// (the pair of the single bytes q[0] q[1]: the first pairs of every merge), and
 /// `pair(const unsigned char* p, bpe_symbol l, bpe_symbol r, std::uint32_t& merged) → rank`
 /// (no_token when the pair does not merge).
 template <class Rule, class Out>
 void bpe_merge(const Rule& rule, const unsigned char* p, std::uint32_t n, bpe_scratch& scratch, Out&& out) {
-  if (n <= 64) {
+  if (n <= small_piece_max) {
     bpe_merge_small(rule, p, n, out);
     return;
   }
+  if (bpe_merge_windows(rule, p, n, scratch, out)) return;
   if (n > 256) {
     scratch.out.clear();
     if (bpe_merge_buckets(rule, p, n, scratch, [&](std::uint32_t t) { scratch.out.push_back(t); })) {

@@ -117,7 +117,7 @@ class tokenizer {
  public:
   /// Validates and indexes `parts`: every byte must have a token; special ids must not
   /// collide with ordinary ids holding different bytes; ids and merge ranks stay below
-  /// 2^26 − 1 (bpe.hpp's small-piece keys; real vocabularies have < 2^18).
+  /// 2^24 − 1 (bpe.hpp's small-piece keys; real vocabularies have < 2^18).
   explicit tokenizer(tokenizer_parts parts) : p_(std::move(parts)) {
     std::uint32_t first = detail::no_token;
     const std::uint32_t dup = p_.vocab.build(&first);
@@ -129,7 +129,7 @@ class tokenizer {
     if (p_.vocab.id_bound() >= detail::small_rank_limit ||
         (max_rank != detail::no_token && max_rank >= detail::small_rank_limit))
       throw error(errc::format, p_.name + ": more than " + std::to_string(detail::small_rank_limit) +
-                                    " tokens or merges (expected a vocabulary below 2^26 entries)");
+                                    " tokens or merges (expected a vocabulary below 2^24 entries)");
     for (unsigned b = 0; b < 256; ++b) {
       const auto c = static_cast<unsigned char>(b);
       byte_id_[b] = p_.vocab.find(&c, 1);
@@ -296,7 +296,8 @@ class tokenizer {
   static constexpr std::uint32_t no_token = detail::no_token;
 
   /// Testing hook: BPE of one piece (no whole-piece lookup) with a chosen algorithm of
-  /// bpe.hpp — 0: array scan (≤ 64 bytes), 1: heap, 2: buckets (empty result if it falls back).
+  /// bpe.hpp — 0: array scan (≤ 128 bytes), 1: heap, 2: buckets, 3: windows (2 and 3: empty
+  /// result if the algorithm declines the piece).
   [[nodiscard]] std::vector<std::uint32_t> merge_piece_for_testing(std::string_view piece,
                                                                    int algorithm) const {
     std::vector<std::uint32_t> ids;
@@ -311,7 +312,9 @@ class tokenizer {
         detail::bpe_merge_small(rule, s, n, sink);
       } else if (algorithm == 1) {
         detail::bpe_merge_heap(rule, s, n, scratch, sink);
-      } else if (!detail::bpe_merge_buckets(rule, s, n, scratch, sink)) {
+      } else if (algorithm == 2) {
+        if (!detail::bpe_merge_buckets(rule, s, n, scratch, sink)) ids.clear();
+      } else if (!detail::bpe_merge_windows(rule, s, n, scratch, sink)) {
         ids.clear();
       }
     };
@@ -441,18 +444,33 @@ class tokenizer {
   struct concat_rule_ref {
     const tokenizer* t;
     [[nodiscard]] std::uint32_t byte_id(unsigned char b) const noexcept { return t->byte_id_[b]; }
-    [[nodiscard]] std::uint32_t pair(const unsigned char* p, detail::bpe_symbol l, detail::bpe_symbol r,
-                                     std::uint32_t& merged) const noexcept {
-      merged = t->p_.vocab.find(p + l.start, r.end - l.start);
+    [[nodiscard]] QLITE_FORCE_INLINE std::uint32_t pair(const unsigned char* p, detail::bpe_symbol l,
+                                                        detail::bpe_symbol r,
+                                                        std::uint32_t& merged) const noexcept {
+      merged = t->p_.vocab.find_merged(p + l.start, r.end - l.start);
+      return merged;
+    }
+    [[nodiscard]] QLITE_FORCE_INLINE std::uint32_t first_pair(const unsigned char* q, std::uint32_t,
+                                                              std::uint32_t,
+                                                              std::uint32_t& merged) const noexcept {
+      merged = t->p_.vocab.find_pair_of_bytes(q[0], q[1]);
       return merged;
     }
   };
   struct pair_rule_ref {
     const tokenizer* t;
     [[nodiscard]] std::uint32_t byte_id(unsigned char b) const noexcept { return t->byte_id_[b]; }
-    [[nodiscard]] std::uint32_t pair(const unsigned char*, detail::bpe_symbol l, detail::bpe_symbol r,
-                                     std::uint32_t& merged) const noexcept {
+    [[nodiscard]] QLITE_FORCE_INLINE std::uint32_t pair(const unsigned char*, detail::bpe_symbol l,
+                                                        detail::bpe_symbol r,
+                                                        std::uint32_t& merged) const noexcept {
       const detail::pair_table::value v = t->p_.merges.find(l.id, r.id);
+      merged = v.id;
+      return v.rank;
+    }
+    [[nodiscard]] QLITE_FORCE_INLINE std::uint32_t first_pair(const unsigned char*, std::uint32_t a,
+                                                              std::uint32_t b,
+                                                              std::uint32_t& merged) const noexcept {
+      const detail::pair_table::value v = t->p_.merges.find(a, b);
       merged = v.id;
       return v.rank;
     }

@@ -3,6 +3,7 @@
 
 #include <qlite/io/llama2c.hpp>
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <fstream>
@@ -320,6 +321,41 @@ TEST_SUITE("block_formats") {
     CHECK(z6[0].scale == 0);
     const auto zk = dequantize(quantize<block_q4_k>(std::vector<float>(256, 0.f)), 256);
     for (float v : zk) CHECK(v == 0.f);
+  }
+
+  TEST_CASE("quantize_rows / dequantize_rows: rows back to back, equal to quantize_row per row") {
+    using namespace qlite;
+    std::mt19937 rng(7);
+    std::normal_distribution<float> nd(0.f, 1.f);
+    std::vector<std::string_view> seen;
+    for (const auto& info : block_formats) {
+      const std::size_t cols = 2 * info.block_size, rows = 3;
+      std::vector<float> m(rows * cols);
+      for (float& v : m) v = nd(rng);
+      const bool known = ref::visit_block_type(info.name, [&]<class Block>(Block*) {
+        seen.push_back(block_traits<Block>::name);
+        std::vector<std::byte> bytes(rows * 2 * sizeof(Block));
+        ref::quantize_rows<Block>(m, cols, bytes);
+        std::vector<float> back(m.size()), expect(cols);
+        ref::dequantize_rows<Block>(bytes, cols, back);
+        for (std::size_t r = 0; r < rows; ++r) {
+          std::vector<Block> one(2);
+          ref::quantize_row(std::span<const float>(m).subspan(r * cols, cols), std::span<Block>(one));
+          CHECK(std::memcmp(one.data(), bytes.data() + r * 2 * sizeof(Block), 2 * sizeof(Block)) == 0);
+          ref::dequantize_row(std::span<const Block>(one), std::span<float>(expect));
+          CHECK(
+              std::equal(expect.begin(), expect.end(), back.begin() + static_cast<std::ptrdiff_t>(r * cols)));
+        }
+        // Sizes that do not fit are errors, not overruns.
+        CHECK_THROWS_AS(ref::quantize_rows<Block>(m, cols + 1, bytes), qlite::error);
+        std::vector<std::byte> short_out(bytes.size() - 1);
+        CHECK_THROWS_AS(ref::quantize_rows<Block>(m, cols, short_out), qlite::error);
+        CHECK_THROWS_AS(ref::dequantize_rows<Block>(short_out, cols, back), qlite::error);
+      });
+      CHECK(known);
+    }
+    CHECK(seen.size() == std::size(block_formats));
+    CHECK_FALSE(ref::visit_block_type("q5_0", [](auto*) { FAIL("called for an unknown type"); }));
   }
 
   TEST_CASE("non-finite input does not crash (output unspecified)") {

@@ -950,9 +950,7 @@ class gguf_writer {
   }
   template <class Block>
   static void encode_blocks(std::span<const float> x, std::byte* out) {
-    std::vector<Block> blocks(blocks_for<Block>(x.size()));
-    ref::quantize_row(x, std::span<Block>(blocks));
-    std::memcpy(out, blocks.data(), blocks.size() * sizeof(Block));
+    ref::quantize_rows<Block>(x, x.size(), {out, x.size() / block_traits<Block>::block_size * sizeof(Block)});
   }
 
   template <class T>

@@ -451,14 +451,6 @@ inline std::span<const std::byte> read_ggml_blocks(const safetensors_file& f, co
 /// Dequantizes ggml blocks of `type` (rows × cols) into `out` (rows · cols floats).
 inline void dequantize_ggml_blocks(std::string_view type, std::span<const std::byte> blocks, std::size_t rows,
                                    std::size_t cols, std::span<float> out) {
-  auto run = [&]<class Block>(Block*) {
-    const std::size_t per_row = cols / block_traits<Block>::block_size;
-    std::vector<Block> b(per_row);
-    for (std::size_t r = 0; r < rows; ++r) {
-      std::memcpy(b.data(), blocks.data() + r * per_row * sizeof(Block), per_row * sizeof(Block));
-      ref::dequantize_row(std::span<const Block>(b), out.subspan(r * cols, cols));
-    }
-  };
   const st_ggml_type* g = find_st_ggml_type(type);
   if (g == nullptr)
     throw error(errc::invalid_argument,
@@ -468,12 +460,7 @@ inline void dequantize_ggml_blocks(std::string_view type, std::span<const std::b
     throw error(errc::invalid_argument, "dequantize_ggml_blocks: " + std::string(type) + " " +
                                             std::to_string(rows) + " × " + std::to_string(cols) +
                                             ": block or output size mismatch");
-  if (type == "q8_0")
-    run(static_cast<block_q8_0*>(nullptr));
-  else if (type == "q4_0")
-    run(static_cast<block_q4_0*>(nullptr));
-  else
-    run(static_cast<block_q4_1*>(nullptr));
+  ref::visit_block_type(type, [&]<class Block>(Block*) { ref::dequantize_rows<Block>(blocks, cols, out); });
 }
 
 }  // namespace qlite

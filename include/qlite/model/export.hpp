@@ -234,25 +234,14 @@ inline std::uint32_t llama_file_type(std::string_view s) {
 }
 
 /// ggml blocks of `type` ("q8_0", "q4_0", "q4_1") for a rows × cols fp32 matrix, ggml's
-/// reference rounding (ref::quantize_row), rows back to back.
+/// reference rounding, rows back to back.
 inline std::vector<std::byte> encode_ggml_blocks(std::string_view type, std::span<const float> w,
-                                                 std::size_t rows, std::size_t cols) {
+                                                 std::size_t cols) {
   std::vector<std::byte> out;
-  auto run = [&]<class Block>(Block*) {
-    const std::size_t per_row = cols / block_traits<Block>::block_size;
-    std::vector<Block> b(per_row);
-    out.resize(rows * per_row * sizeof(Block));
-    for (std::size_t r = 0; r < rows; ++r) {
-      ref::quantize_row(w.subspan(r * cols, cols), std::span<Block>(b));
-      std::memcpy(out.data() + r * per_row * sizeof(Block), b.data(), per_row * sizeof(Block));
-    }
-  };
-  if (type == "q8_0")
-    run(static_cast<block_q8_0*>(nullptr));
-  else if (type == "q4_0")
-    run(static_cast<block_q4_0*>(nullptr));
-  else
-    run(static_cast<block_q4_1*>(nullptr));
+  ref::visit_block_type(type, [&]<class Block>(Block*) {
+    out.resize(w.size() / block_traits<Block>::block_size * sizeof(Block));
+    ref::quantize_rows<Block>(w, cols, out);
+  });
   return out;
 }
 
@@ -431,7 +420,7 @@ inline export_report export_checkpoint(const checkpoint& in, const std::string& 
       if (t.encoding == s && !t.blocks.empty())
         bytes = t.blocks;
       else
-        bytes = buffers.emplace_back(detail::encode_ggml_blocks(s, w, rows, cols));
+        bytes = buffers.emplace_back(detail::encode_ggml_blocks(s, w, cols));
     }
     if (gguf) {
       std::vector<std::uint64_t> shape(t.shape.begin(), t.shape.end());

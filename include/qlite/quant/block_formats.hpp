@@ -71,6 +71,7 @@
 #include <span>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "qlite/core/error.hpp"
 #include "qlite/core/fp16.hpp"
@@ -761,6 +762,57 @@ inline void dequantize_row(std::span<const block_q6_k> x, std::span<float> y) {
         }
       }
     });
+  }
+}
+
+/// Calls `f(static_cast<Block*>(nullptr))` with the block type whose ggml name is `name`
+/// ("q8_0", "q4_0", "q4_1", "q4_K", "q6_K"); returns false, calling nothing, for any other.
+template <class F>
+bool visit_block_type(std::string_view name, F&& f) {
+  const auto visit = [&]<class Block>(Block* tag) {
+    if (name != block_traits<Block>::name) return false;
+    f(tag);
+    return true;
+  };
+  return visit(static_cast<block_q8_0*>(nullptr)) || visit(static_cast<block_q4_0*>(nullptr)) ||
+         visit(static_cast<block_q4_1*>(nullptr)) || visit(static_cast<block_q4_k*>(nullptr)) ||
+         visit(static_cast<block_q6_k*>(nullptr));
+}
+
+/// A row-major matrix of w.size() / cols rows → its blocks, rows back to back (the layout of
+/// GGUF and of qlite's safetensors), by quantize_row. `cols` must be a multiple of the block
+/// size and `out` exactly the blocks' bytes: otherwise qlite::error(invalid_argument).
+template <ggml_block Block>
+void quantize_rows(std::span<const float> w, std::size_t cols, std::span<std::byte> out) {
+  constexpr std::size_t bs = block_traits<Block>::block_size;
+  if (cols == 0 || cols % bs != 0 || w.size() % cols != 0 || out.size() != w.size() / bs * sizeof(Block))
+    throw error(errc::invalid_argument, "quantize_rows " + std::string(block_traits<Block>::name) + ": " +
+                                            std::to_string(w.size()) + " weights in rows of " +
+                                            std::to_string(cols) + " do not fill " +
+                                            std::to_string(out.size()) + " bytes of blocks");
+  std::vector<Block> row(cols / bs);
+  const std::size_t row_bytes = row.size() * sizeof(Block);
+  for (std::size_t r = 0; r < w.size() / cols; ++r) {
+    quantize_row(w.subspan(r * cols, cols), std::span<Block>(row));
+    std::memcpy(out.data() + r * row_bytes, row.data(), row_bytes);
+  }
+}
+
+/// The inverse of quantize_rows: blocks of rows of `cols` weights → out (out.size() / cols rows).
+template <ggml_block Block>
+void dequantize_rows(std::span<const std::byte> blocks, std::size_t cols, std::span<float> out) {
+  constexpr std::size_t bs = block_traits<Block>::block_size;
+  if (cols == 0 || cols % bs != 0 || out.size() % cols != 0 ||
+      blocks.size() != out.size() / bs * sizeof(Block))
+    throw error(errc::invalid_argument, "dequantize_rows " + std::string(block_traits<Block>::name) + ": " +
+                                            std::to_string(blocks.size()) + " bytes of blocks do not fill " +
+                                            std::to_string(out.size()) + " weights in rows of " +
+                                            std::to_string(cols));
+  std::vector<Block> row(cols / bs);
+  const std::size_t row_bytes = row.size() * sizeof(Block);
+  for (std::size_t r = 0; r < out.size() / cols; ++r) {
+    std::memcpy(row.data(), blocks.data() + r * row_bytes, row_bytes);  // blocks may be unaligned
+    dequantize_row(std::span<const Block>(row), out.subspan(r * cols, cols));
   }
 }
 

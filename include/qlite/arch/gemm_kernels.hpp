@@ -493,7 +493,7 @@ void tile(const gemm_args& a, std::size_t p, std::size_t m0) noexcept {
 // vdpbf16ps tiles are 8 rows × 3 panels: 24 accumulators read 27 % fewer weight and x bytes
 // per instruction than 6 × 2, measured +14 % from L2 (bf16 panels are twice int8's bytes per k).
 template <class V, tile_kind K>
-inline constexpr bool wide_tile_v = K == tile_kind::act_bf16&& V::lanes == 16;
+inline constexpr bool wide_tile_v = V::lanes == 16 && K == tile_kind::act_bf16;
 
 /// tile<…, MR, NP> for MR = mr (1 ≤ mr ≤ the arch's row step).
 template <class Arch, class V, tile_kind K, std::size_t NP, std::size_t MR = 1>

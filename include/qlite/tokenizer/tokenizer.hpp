@@ -29,7 +29,8 @@
 //   - The tokenizer is immutable after construction: every const member is thread-safe.
 //
 // Cost: O(n) pretokenization; whole-piece hash lookup for most pieces; BPE O(k²) for
-// pieces of k ≤ 64 bytes, O(k log k) above (bpe.hpp). No input length makes it fail.
+// pieces of k ≤ 128 bytes, ~O(k) above (spliced windows; O(k log k) fallback; bpe.hpp). No
+// input length makes it fail.
 // Ids are appended through a 256-entry local buffer; decode copies 16 bytes per token of
 // ≤ 16 bytes from a padded arena (one branch, no per-token allocation).
 //

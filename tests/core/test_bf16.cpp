@@ -2,6 +2,7 @@
 // nearest-value search in double), every bit pattern, every rounding boundary; the bulk
 // conversion against the reference on every arch, AVX-512 with and without AVX512-BF16.
 #include "../test_util.hpp"
+#include "half_oracle.hpp"
 
 #include <qlite/core/bf16.hpp>
 #include <qlite/core/convert.hpp>
@@ -24,7 +25,7 @@
 #include <immintrin.h>
 #endif
 
-namespace {
+namespace bf16_test {
 
 using qlite::bf16;
 
@@ -37,57 +38,16 @@ static_assert(bf16(3.14159f).bits() == 0x4049 && float(bf16::from_bits(0x4049)) 
 static_assert(bf16(0.0f).bits() == 0x0000 && bf16(-0.0f).bits() == 0x8000);
 static_assert(float(bf16::from_bits(0x0001)) == 0x1p-133f);
 
-// ---- independent oracle -------------------------------------------------------------------
+// ---- independent oracle (half_oracle.hpp) ------------------------------------------------
 
-double oracle_value(std::uint16_t b) {
-  const int e = (b >> 7) & 0xff;
-  const int m = b & 0x7f;
-  double v = 0;
-  if (e == 0)
-    v = std::ldexp(m, -133);
-  else if (e == 255)
-    v = m != 0 ? std::numeric_limits<double>::quiet_NaN() : std::numeric_limits<double>::infinity();
-  else
-    v = std::ldexp(128 + m, e - 134);
-  return (b & 0x8000) != 0 ? -v : v;
-}
-
-/// Magnitudes of patterns 0x0000..0x7f80, increasing; 0x7f80 stands for 2^128.
-const std::vector<double>& magnitudes() {
-  static const std::vector<double> m = [] {
-    std::vector<double> v(0x7f81);
-    for (std::uint32_t b = 0; b < 0x7f80; ++b) v[b] = oracle_value(static_cast<std::uint16_t>(b));
-    v[0x7f80] = std::ldexp(1.0, 128);
-    return v;
-  }();
-  return m;
-}
-
-/// Nearest bfloat16 of a non-NaN float, ties to the even pattern, by search.
-std::uint16_t oracle_encode(float f) {
-  const std::uint16_t sign = std::signbit(f) ? 0x8000 : 0;
-  const double x = std::fabs(static_cast<double>(f));
-  const auto& mags = magnitudes();
-  const auto it = std::upper_bound(mags.begin(), mags.end(), x);
-  if (it == mags.end()) return static_cast<std::uint16_t>(sign | 0x7f80);
-  const auto hi = static_cast<std::uint16_t>(it - mags.begin());
-  const auto lo = static_cast<std::uint16_t>(hi - 1);
-  std::uint16_t r = lo;
-  if (mags[lo] != x) {
-    const double dlo = x - mags[lo], dhi = mags[hi] - x;
-    r = dlo < dhi ? lo : dhi < dlo ? hi : ((lo & 1) == 0 ? lo : hi);
-  }
-  return static_cast<std::uint16_t>(sign | r);
-}
-
-std::uint32_t bits_of(float f) { return std::bit_cast<std::uint32_t>(f); }
-float float_of(std::uint32_t u) { return std::bit_cast<float>(u); }
-
-bool nan_ok(float f, std::uint16_t b) {
-  const std::uint32_t x = bits_of(f);
-  return (b & 0x7f80) == 0x7f80 && (b & 0x40) != 0 && (b >> 15) == (x >> 31) &&
-         (b & 0x3f) == ((x >> 16) & 0x3f);
-}
+using oracle = qlite_test::half_oracle<8, 7>;
+using qlite_test::bits_of;
+using qlite_test::float_of;
+using qlite_test::mismatch_count;
+double oracle_value(std::uint16_t b) { return oracle::value(b); }
+const std::vector<double>& magnitudes() { return oracle::magnitudes(); }
+std::uint16_t oracle_encode(float f) { return oracle::encode(f); }
+bool nan_ok(float f, std::uint16_t b) { return oracle::nan_ok(f, b); }
 
 /// Every bf16 value, its float neighbours, every midpoint and its neighbours (subnormal
 /// midpoints are float subnormals), rounding-bit patterns, specials, NaNs, random bits.
@@ -121,21 +81,6 @@ std::vector<float> dense_floats() {
   return v;
 }
 
-struct mismatch_count {
-  std::size_t count = 0;
-  std::string first;
-  void add(std::size_t i, std::uint32_t in, std::uint32_t got, std::uint32_t want) {
-    if (count++ == 0)
-      first = "index " + std::to_string(i) + ": input 0x" + hex(in) + " gave 0x" + hex(got) +
-              ", expected 0x" + hex(want);
-  }
-  static std::string hex(std::uint32_t x) {
-    char buf[16];
-    std::snprintf(buf, sizeof buf, "%x", x);
-    return buf;
-  }
-};
-
 std::vector<bf16> all_bf16() {
   std::vector<bf16> v(65536);
   for (std::uint32_t b = 0; b < 65536; ++b) v[b] = bf16::from_bits(static_cast<std::uint16_t>(b));
@@ -156,7 +101,7 @@ void kernel_f32_to_bf16(qlite::arch_id a, std::span<const float> src, std::span<
       a);
 }
 
-}  // namespace
+// (the tests below stay in this namespace: the files of test_core build as one unity TU)
 
 TEST_SUITE("core") {
   TEST_CASE("bf16: every pattern widens exactly and narrows back to itself") {
@@ -391,3 +336,5 @@ TEST_SUITE("core") {
   }
 #endif
 }
+
+}  // namespace bf16_test

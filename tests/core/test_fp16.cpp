@@ -2,6 +2,7 @@
 // nearest-value search in double), every bit pattern, every rounding boundary; the bulk
 // conversion against the reference on every arch.
 #include "../test_util.hpp"
+#include "half_oracle.hpp"
 
 #include <qlite/core/convert.hpp>
 #include <qlite/core/fp16.hpp>
@@ -23,7 +24,7 @@
 #include <immintrin.h>
 #endif
 
-namespace {
+namespace fp16_test {
 
 using qlite::fp16;
 
@@ -38,60 +39,16 @@ static_assert(fp16(0.0f).bits() == 0x0000 && fp16(-0.0f).bits() == 0x8000);
 static_assert(float(fp16::from_bits(0x0001)) == 0x1p-24f && float(fp16::from_bits(0x0400)) == 0x1p-14f);
 static_assert(float(fp16::from_bits(0x3555)) == 0x1.554p-2f);
 
-// ---- independent oracle -------------------------------------------------------------------
+// ---- independent oracle (half_oracle.hpp) ------------------------------------------------
 
-/// The value of a binary16 pattern, from the definition (NaN patterns give NaN).
-double oracle_value(std::uint16_t h) {
-  const int e = (h >> 10) & 0x1f;
-  const int m = h & 0x3ff;
-  double v = 0;
-  if (e == 0)
-    v = std::ldexp(m, -24);
-  else if (e == 31)
-    v = m != 0 ? std::numeric_limits<double>::quiet_NaN() : std::numeric_limits<double>::infinity();
-  else
-    v = std::ldexp(1024 + m, e - 25);
-  return (h & 0x8000) != 0 ? -v : v;
-}
-
-/// Magnitudes of patterns 0x0000..0x7c00, increasing; 0x7c00 stands for 2^16 (the value a
-/// rounding to "one past max" would have: IEEE overflows it to Inf).
-const std::vector<double>& magnitudes() {
-  static const std::vector<double> m = [] {
-    std::vector<double> v(0x7c01);
-    for (std::uint32_t h = 0; h < 0x7c00; ++h) v[h] = oracle_value(static_cast<std::uint16_t>(h));
-    v[0x7c00] = 65536.0;
-    return v;
-  }();
-  return m;
-}
-
-/// Nearest binary16 of a non-NaN float, ties to the even pattern: a search, not bit tricks.
-std::uint16_t oracle_encode(float f) {
-  const std::uint16_t sign = std::signbit(f) ? 0x8000 : 0;
-  const double x = std::fabs(static_cast<double>(f));
-  const auto& mags = magnitudes();
-  const auto it = std::upper_bound(mags.begin(), mags.end(), x);  // first magnitude > x
-  if (it == mags.end()) return static_cast<std::uint16_t>(sign | 0x7c00);
-  const auto hi = static_cast<std::uint16_t>(it - mags.begin());
-  const auto lo = static_cast<std::uint16_t>(hi - 1);
-  std::uint16_t r = lo;
-  if (mags[lo] != x) {
-    const double dlo = x - mags[lo], dhi = mags[hi] - x;
-    r = dlo < dhi ? lo : dhi < dlo ? hi : ((lo & 1) == 0 ? lo : hi);
-  }
-  return static_cast<std::uint16_t>(sign | r);
-}
-
-std::uint32_t bits_of(float f) { return std::bit_cast<std::uint32_t>(f); }
-float float_of(std::uint32_t u) { return std::bit_cast<float>(u); }
-
-/// What a NaN must become: NaN, same sign, quiet bit, the payload bits that fit.
-bool nan_ok(float f, std::uint16_t h) {
-  const std::uint32_t x = bits_of(f);
-  return (h & 0x7c00) == 0x7c00 && (h & 0x200) != 0 && ((h >> 15) == (x >> 31)) &&
-         (h & 0x1ff) == ((x >> 13) & 0x1ff);
-}
+using oracle = qlite_test::half_oracle<5, 10>;
+using qlite_test::bits_of;
+using qlite_test::float_of;
+using qlite_test::mismatch_count;
+double oracle_value(std::uint16_t b) { return oracle::value(b); }
+const std::vector<double>& magnitudes() { return oracle::magnitudes(); }
+std::uint16_t oracle_encode(float f) { return oracle::encode(f); }
+bool nan_ok(float f, std::uint16_t b) { return oracle::nan_ok(f, b); }
 
 /// A dense set of floats: every fp16 value, its neighbours, every midpoint and its
 /// neighbours (all tie cases, both directions), the overflow threshold, rounding-bit
@@ -135,29 +92,13 @@ std::vector<float> dense_floats() {
   return v;
 }
 
-/// Counts positions where the 16-bit results differ; remembers the first for the message.
-struct mismatch_count {
-  std::size_t count = 0;
-  std::string first;
-  void add(std::size_t i, std::uint32_t in, std::uint32_t got, std::uint32_t want) {
-    if (count++ == 0)
-      first = "index " + std::to_string(i) + ": input 0x" + hex(in) + " gave 0x" + hex(got) +
-              ", expected 0x" + hex(want);
-  }
-  static std::string hex(std::uint32_t x) {
-    char buf[16];
-    std::snprintf(buf, sizeof buf, "%x", x);
-    return buf;
-  }
-};
-
 std::vector<fp16> all_fp16() {
   std::vector<fp16> v(65536);
   for (std::uint32_t h = 0; h < 65536; ++h) v[h] = fp16::from_bits(static_cast<std::uint16_t>(h));
   return v;
 }
 
-}  // namespace
+// (the tests below stay in this namespace: the files of test_core build as one unity TU)
 
 TEST_SUITE("core") {
   TEST_CASE("fp16: every pattern widens exactly and narrows back to itself") {
@@ -364,3 +305,5 @@ TEST_SUITE("core") {
     CHECK_THROWS_AS(qlite::convert(h, f), qlite::error);
   }
 }
+
+}  // namespace fp16_test

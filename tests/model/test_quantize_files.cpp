@@ -19,7 +19,7 @@
 #include "../io/io_test_util.hpp"
 #include "../test_util.hpp"
 
-namespace {
+namespace quantize_files_test {
 
 std::string data(const char* rel) { return qlite::test::shared_data(std::string("models/") + rel); }
 
@@ -93,7 +93,7 @@ std::string replace_once(std::vector<std::byte>& file, const std::string& from, 
   return s;
 }
 
-}  // namespace
+// (the tests below stay in this namespace: test_model builds its files as one unity TU)
 
 TEST_SUITE("quantize_files") {
   TEST_CASE("Q8_0 and Q4_0 GGUF files hold ggml's reference bytes; ffn_down falls back to F16") {
@@ -418,3 +418,5 @@ TEST_SUITE("quantize_files") {
     CHECK(r.notices.front().find("run-time activation mode") != std::string::npos);
   }
 }
+
+}  // namespace quantize_files_test

@@ -31,6 +31,15 @@
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
 #endif
 
+// act8_tile's loops are fully unrolled (GCC otherwise keeps copies of the accumulators).
+// Under AddressSanitizer the unrolled, instrumented kernels take tens of CPU-minutes to
+// compile, so sanitizer builds keep the loops rolled: the same operations in the same order.
+#if defined(__SANITIZE_ADDRESS__)
+#define QLITE_DETAIL_UNROLL _Pragma("GCC unroll 1")
+#else
+#define QLITE_DETAIL_UNROLL _Pragma("GCC unroll 16")
+#endif
+
 namespace qlite::kernel {
 
 namespace gemm_detail {
@@ -223,6 +232,8 @@ QLITE_FORCE_INLINE typename V::vf load_scales(const gemm_args& a, std::size_t p,
 /// exact int32 dot product of the group. CPG chunks per group, unrolled; CPG = 0 walks the
 /// groups' chunks in a loop. Kept out of line with its int32 accumulators as plain loop
 /// variables: inlined into a bigger function, GCC 12 copies every accumulator twice per chunk.
+// clang-format cannot lay out QLITE_DETAIL_UNROLL (a pragma) on a line of its own.
+// clang-format off
 template <class V, bool I4, std::size_t MR, std::size_t NP, std::size_t CPG>
 [[gnu::noinline]] void act8_tile(const gemm_args& args, std::size_t p, std::size_t m0,
                                  typename V::vf* acc) noexcept {
@@ -237,74 +248,75 @@ template <class V, bool I4, std::size_t MR, std::size_t NP, std::size_t CPG>
   const std::int8_t* x = a.xq + m0 * a.k_padded;
   const vi nib = V::set1(0x0F0F0F0F);
   typename V::vf fa[MR][NV];
-#pragma GCC unroll 16
+QLITE_DETAIL_UNROLL
   for (std::size_t r = 0; r < MR; ++r)
-#pragma GCC unroll 16
+QLITE_DETAIL_UNROLL
     for (std::size_t v = 0; v < NV; ++v) fa[r][v] = acc[r * NV + v];
   for (std::size_t g = 0; g < a.groups; ++g) {
     vi ia[MR][NV];
-#pragma GCC unroll 16
+QLITE_DETAIL_UNROLL
     for (std::size_t j = 0; j < NP; ++j)
-#pragma GCC unroll 16
+QLITE_DETAIL_UNROLL
       for (std::size_t h = 0; h < PV; ++h) {
         const std::size_t v = j * PV + h;
         const bool asym = I4 && a.asym;
         const vi z =
             asym ? V::load_u8(a.zeros + ((p + j) * a.groups + g) * panel_rows + h * V::lanes) : V::zero();
-#pragma GCC unroll 16
+QLITE_DETAIL_UNROLL
         for (std::size_t r = 0; r < MR; ++r) {
           const std::int32_t gs = correct ? a.x_gsum[(m0 + r) * a.groups + g] : 0;
           ia[r][v] = asym ? V::sub(V::zero(), V::mullo(z, V::set1(gs))) : V::set1(-(I4 ? 8 : 128) * gs);
         }
       }
-#pragma GCC unroll 16
+QLITE_DETAIL_UNROLL
     for (std::size_t i = 0; i < (CPG ? CPG : cpg); ++i) {
       const std::size_t c = g * cpg + i;
       vi wv[NV];
-#pragma GCC unroll 16
+QLITE_DETAIL_UNROLL
       for (std::size_t j = 0; j < NP; ++j)
-#pragma GCC unroll 16
+QLITE_DETAIL_UNROLL
         for (std::size_t h = 0; h < PV; ++h)
           wv[j * PV + h] = V::load(w + j * a.panel_bytes + c * cb + h * vb);
       if constexpr (I4) {
         vi hi[NV];
-#pragma GCC unroll 16
+QLITE_DETAIL_UNROLL
         for (std::size_t v = 0; v < NV; ++v) {
           hi[v] = V::band(V::srli16_4(wv[v]), nib);
           wv[v] = V::band(wv[v], nib);
         }
-#pragma GCC unroll 16
+QLITE_DETAIL_UNROLL
         for (std::size_t r = 0; r < MR; ++r) {
           const std::int8_t* xc = x + r * a.k_padded + c * 8;
           const vi x0 = V::set1(load4(xc)), x1 = V::set1(load4(xc + 4));
-#pragma GCC unroll 16
+QLITE_DETAIL_UNROLL
           for (std::size_t v = 0; v < NV; ++v)
             ia[r][v] = V::dot_u4(V::dot_u4(ia[r][v], wv[v], x0), hi[v], x1);
         }
       } else {
-#pragma GCC unroll 16
+QLITE_DETAIL_UNROLL
         for (std::size_t r = 0; r < MR; ++r) {
           const vi x0 = V::set1(load4(x + r * a.k_padded + c * 4));
-#pragma GCC unroll 16
+QLITE_DETAIL_UNROLL
           for (std::size_t v = 0; v < NV; ++v) ia[r][v] = V::dot_u8(ia[r][v], wv[v], x0);
         }
       }
     }
-#pragma GCC unroll 16
+QLITE_DETAIL_UNROLL
     for (std::size_t j = 0; j < NP; ++j)
-#pragma GCC unroll 16
+QLITE_DETAIL_UNROLL
       for (std::size_t h = 0; h < PV; ++h) {
         const std::size_t v = j * PV + h;
         const typename V::vf sc = load_scales<V>(a, p + j, g, h);
-#pragma GCC unroll 16
+QLITE_DETAIL_UNROLL
         for (std::size_t r = 0; r < MR; ++r) fa[r][v] = V::fma(V::cvt(ia[r][v]), sc, fa[r][v]);
       }
   }
-#pragma GCC unroll 16
+QLITE_DETAIL_UNROLL
   for (std::size_t r = 0; r < MR; ++r)
-#pragma GCC unroll 16
+QLITE_DETAIL_UNROLL
     for (std::size_t v = 0; v < NV; ++v) acc[r * NV + v] = fa[r][v];
 }
+// clang-format on
 
 #define QLITE_DETAIL_BF16_TARGET __attribute__((target("avx512f,avx512bw,avx512bf16")))
 
@@ -626,6 +638,8 @@ void gemm_round_bf16(const float* x, std::size_t ldx, std::size_t m, std::size_t
 }
 
 }  // namespace qlite::kernel
+
+#undef QLITE_DETAIL_UNROLL
 
 #if defined(__GNUC__) && !defined(__clang__)
 #pragma GCC diagnostic pop

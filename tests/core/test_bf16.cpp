@@ -44,16 +44,12 @@ using oracle = qlite_test::half_oracle<8, 7>;
 using qlite_test::bits_of;
 using qlite_test::float_of;
 using qlite_test::mismatch_count;
-double oracle_value(std::uint16_t b) { return oracle::value(b); }
-const std::vector<double>& magnitudes() { return oracle::magnitudes(); }
-std::uint16_t oracle_encode(float f) { return oracle::encode(f); }
-bool nan_ok(float f, std::uint16_t b) { return oracle::nan_ok(f, b); }
 
 /// Every bf16 value, its float neighbours, every midpoint and its neighbours (subnormal
 /// midpoints are float subnormals), rounding-bit patterns, specials, NaNs, random bits.
 std::vector<float> dense_floats() {
   std::vector<float> v;
-  const auto& mags = magnitudes();
+  const auto& mags = oracle::magnitudes();
   const float inf = std::numeric_limits<float>::infinity();
   for (std::size_t b = 0; b < 0x7f80; ++b) {
     const auto lo = static_cast<float>(mags[b]);
@@ -109,7 +105,7 @@ TEST_SUITE("core") {
     for (std::uint32_t i = 0; i < 65536; ++i) {
       const auto b = static_cast<std::uint16_t>(i);
       const float f = bf16::from_bits(b);
-      const double want = oracle_value(b);
+      const double want = oracle::value(b);
       if (std::isnan(want)) {
         // bf16 → float keeps the bits; float → bf16 quiets, so signaling NaNs come back quiet.
         if (bits_of(f) != i << 16) bad_value.add(i, i, bits_of(f), i << 16);
@@ -134,10 +130,10 @@ TEST_SUITE("core") {
     for (std::size_t i = 0; i < in.size(); ++i) {
       const std::uint16_t got = qlite::ref::fp32_to_bf16_bits(in[i]);
       if (std::isnan(in[i])) {
-        if (!nan_ok(in[i], got)) bad.add(i, bits_of(in[i]), got, 0x7fc0);
+        if (!oracle::nan_ok(in[i], got)) bad.add(i, bits_of(in[i]), got, 0x7fc0);
         continue;
       }
-      const std::uint16_t want = oracle_encode(in[i]);
+      const std::uint16_t want = oracle::encode(in[i]);
       if (got != want) bad.add(i, bits_of(in[i]), got, want);
     }
     INFO(bad.first);

@@ -45,17 +45,13 @@ using oracle = qlite_test::half_oracle<5, 10>;
 using qlite_test::bits_of;
 using qlite_test::float_of;
 using qlite_test::mismatch_count;
-double oracle_value(std::uint16_t b) { return oracle::value(b); }
-const std::vector<double>& magnitudes() { return oracle::magnitudes(); }
-std::uint16_t oracle_encode(float f) { return oracle::encode(f); }
-bool nan_ok(float f, std::uint16_t b) { return oracle::nan_ok(f, b); }
 
 /// A dense set of floats: every fp16 value, its neighbours, every midpoint and its
 /// neighbours (all tie cases, both directions), the overflow threshold, rounding-bit
 /// patterns over the whole fp16 exponent range, specials, NaNs with payloads, random bits.
 std::vector<float> dense_floats() {
   std::vector<float> v;
-  const auto& mags = magnitudes();
+  const auto& mags = oracle::magnitudes();
   const float inf = std::numeric_limits<float>::infinity();
   for (std::size_t h = 0; h < 0x7c00; ++h) {
     const auto lo = static_cast<float>(mags[h]);
@@ -106,7 +102,7 @@ TEST_SUITE("core") {
     for (std::uint32_t i = 0; i < 65536; ++i) {
       const auto h = static_cast<std::uint16_t>(i);
       const float f = fp16::from_bits(h);
-      const double want = oracle_value(h);
+      const double want = oracle::value(h);
       if (std::isnan(want)) {
         // NaN stays NaN: sign and payload kept, quiet bit set (F16C's vcvtph2ps does this).
         const std::uint32_t expect = ((i & 0x8000u) << 16) | 0x7fc00000u | ((i & 0x3ffu) << 13);
@@ -134,10 +130,10 @@ TEST_SUITE("core") {
       const std::uint16_t got = qlite::ref::fp32_to_fp16_bits(in[i]);
       if (std::isnan(in[i])) {
         ++nans;
-        if (!nan_ok(in[i], got)) bad.add(i, bits_of(in[i]), got, 0x7e00);
+        if (!oracle::nan_ok(in[i], got)) bad.add(i, bits_of(in[i]), got, 0x7e00);
         continue;
       }
-      const std::uint16_t want = oracle_encode(in[i]);
+      const std::uint16_t want = oracle::encode(in[i]);
       if (got != want) bad.add(i, bits_of(in[i]), got, want);
     }
     INFO(bad.first);

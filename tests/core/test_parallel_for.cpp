@@ -1,8 +1,11 @@
 #include <doctest/doctest.h>
 
+#include <algorithm>
 #include <atomic>
+#include <chrono>
 #include <numeric>
 #include <stdexcept>
+#include <thread>
 #include <vector>
 
 #include <qlite/core/parallel_for.hpp>
@@ -19,6 +22,24 @@ TEST_SUITE("core") {
             },
             threads);
         CHECK(std::all_of(hits.begin(), hits.end(), [](int h) { return h == 1; }));
+      }
+    }
+  }
+
+  TEST_CASE("parallel_for reaches workers that spin and workers that sleep") {
+    // Back-to-back jobs find the workers inside their spin window; jobs 2 ms apart find
+    // them asleep on the condition variable (the window is 200 µs). Both must run every chunk.
+    for (const auto gap : {std::chrono::microseconds(0), std::chrono::microseconds(2000)}) {
+      for (int job = 0; job < 20; ++job) {
+        std::vector<int> hits(6, 0);
+        qlite::parallel_for(
+            hits.size(),
+            [&](std::size_t b, std::size_t e) {
+              for (std::size_t i = b; i < e; ++i) hits[i] += job + 1;
+            },
+            3);
+        CHECK(std::all_of(hits.begin(), hits.end(), [&](int h) { return h == job + 1; }));
+        std::this_thread::sleep_for(gap);
       }
     }
   }

@@ -8,6 +8,11 @@
 // call (from inside a chunk) runs serially on its caller. Exceptions thrown by `fn` are
 // rethrown on the calling thread (the first one; the others are dropped).
 //
+// Waking a sleeping worker costs tens of microseconds, a large part of a decode GEMV
+// (≈ 100 µs), so workers spin for up to `spin_window` after a job before they sleep, and
+// the caller spins briefly for the last chunk to finish: back-to-back calls (the matmuls
+// of a forward pass) find the workers awake. Spinning is bounded; idle workers sleep.
+//
 // The default thread count is the environment variable QLITE_NUM_THREADS if set, else
 // std::thread::hardware_concurrency(); `set_default_threads` changes it for the process.
 //
@@ -18,6 +23,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <chrono>
 #include <condition_variable>
 #include <cstddef>
 #include <cstdint>
@@ -45,6 +51,29 @@ inline std::atomic<unsigned>& default_threads_storage() {
 
 inline thread_local bool in_parallel_region = false;
 
+/// How long a worker (or the caller) busy-waits for the next job (for the last chunk)
+/// before blocking.
+inline constexpr std::chrono::microseconds spin_window{200};
+
+/// Busy-waits until ready() or spin_window has passed; returns ready().
+template <class Ready>
+bool spin_until(Ready ready) {
+  const auto deadline = std::chrono::steady_clock::now() + spin_window;
+  for (unsigned i = 0;; ++i) {
+    if (ready()) return true;
+    if ((i & 63) == 63) {
+      if (std::chrono::steady_clock::now() > deadline) return ready();
+      // On an oversubscribed machine the thread we wait for may share this core: let it run.
+      std::this_thread::yield();
+    }
+#if defined(__x86_64__) || defined(__i386__)
+    __builtin_ia32_pause();
+#elif defined(__aarch64__)
+    asm volatile("yield");
+#endif
+  }
+}
+
 /// A fixed pool of sleeping workers; one job at a time (jobs from different user threads
 /// are serialized by `submit_mutex_`).
 class thread_pool {
@@ -66,10 +95,11 @@ class thread_pool {
       next_ = 1;
       pending_ = n_tasks - 1;
       error_ = nullptr;
-      ++generation_;
+      generation_.store(generation_.load(std::memory_order_relaxed) + 1, std::memory_order_release);
     }
     wake_.notify_all();
     run_one(0);
+    spin_until([&] { return pending_.load(std::memory_order_acquire) == 0; });
     std::unique_lock lk(mutex_);
     done_.wait(lk, [&] { return pending_ == 0; });
     task_ = nullptr;
@@ -110,6 +140,7 @@ class thread_pool {
   void worker_loop() {
     std::uint64_t seen = 0;
     for (;;) {
+      spin_until([&] { return generation_.load(std::memory_order_acquire) != seen; });
       {
         std::unique_lock lk(mutex_);
         wake_.wait(lk, [&] { return stop_ || generation_ != seen; });
@@ -139,8 +170,9 @@ class thread_pool {
   const std::function<void(unsigned)>* task_ = nullptr;
   unsigned n_tasks_ = 0;
   unsigned next_ = 0;
-  unsigned pending_ = 0;
-  std::uint64_t generation_ = 0;
+  // Written under mutex_; atomic so that spinning threads may read them without it.
+  std::atomic<unsigned> pending_ = 0;
+  std::atomic<std::uint64_t> generation_ = 0;
   bool stop_ = false;
   std::exception_ptr error_;
 };

@@ -21,6 +21,8 @@ struct shape {
 
 // Runs gemm and ref::gemm on M = 1…9 for every shape and checks bitwise equality.
 // x and y use row strides larger than their widths for odd M (views, not copies).
+// N = 293 (19 panels) reaches the 8-panel weight-only decode tile: M = 1 runs on 2 threads,
+// 10 + 9 panels.
 template <class Format>
 void check_exact(const packed_weights<Format>& w, gemm_mode mode, std::uint32_t seed) {
   const std::size_t n = w.rows(), k = w.cols();
@@ -63,7 +65,7 @@ TEST_SUITE("gemm") {
   TEST_CASE("int8 per-channel: W8A8 and weight-only are exactly ref::gemm") {
     test::for_each_arch([](arch_id) {
       std::uint32_t seed = 1;
-      for (const shape s : {shape{1, 4}, shape{33, 37}, shape{70, 130}}) {
+      for (const shape s : {shape{1, 4}, shape{33, 37}, shape{70, 130}, shape{293, 21}}) {
         auto w = prepack<int8_per_channel_format>(
             test::random_tensor(s.n, s.k, 8, scheme_id::symmetric, 0, ++seed));
         check_exact(w, gemm_mode::weight_only, seed);
@@ -74,8 +76,8 @@ TEST_SUITE("gemm") {
 
   TEST_CASE("int4 per-group (G 32/64/128, sym/asym): W4A8 and weight-only are exactly ref::gemm") {
     test::for_each_arch([](arch_id) {
-      check_int4<32, symmetric>({{17, 32}, {50, 96}});
-      check_int4<32, asymmetric>({{17, 32}, {50, 96}});
+      check_int4<32, symmetric>({{17, 32}, {50, 96}, {293, 64}});
+      check_int4<32, asymmetric>({{17, 32}, {50, 96}, {293, 64}});
       check_int4<64, symmetric>({{33, 192}});
       check_int4<64, asymmetric>({{33, 192}});
       check_int4<128, symmetric>({{20, 256}});
@@ -86,7 +88,7 @@ TEST_SUITE("gemm") {
   TEST_CASE("Q8_0 and Q4_0: W8A8/W4A8 and weight-only are exactly ref::gemm") {
     test::for_each_arch([](arch_id) {
       std::uint32_t seed = 300;
-      for (const shape s : {shape{1, 32}, shape{35, 96}, shape{64, 160}}) {
+      for (const shape s : {shape{1, 32}, shape{35, 96}, shape{64, 160}, shape{293, 64}}) {
         auto w8 =
             prepack<q8_0_format>(std::span<const block_q8_0>(test::random_q8_0(s.n, s.k, ++seed)), s.n, s.k);
         check_exact(w8, gemm_mode::weight_only, seed);

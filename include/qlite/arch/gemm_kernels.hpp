@@ -90,6 +90,10 @@ struct v512 {
   static vf fma(vf a, vf b, vf c) noexcept { return _mm512_fmadd_ps(a, b, c); }
   static vf mul(vf a, vf b) noexcept { return _mm512_mul_ps(a, b); }
   static vf add(vf a, vf b) noexcept { return _mm512_add_ps(a, b); }
+  static vf fsub(vf a, vf b) noexcept { return _mm512_sub_ps(a, b); }
+  static vf permf(vi idx, vf table) noexcept { return _mm512_permutexvar_ps(idx, table); }
+  // a & b | c
+  static vi and_or(vi a, vi b, vi c) noexcept { return _mm512_ternarylogic_epi32(a, b, c, 0xEA); }
   static vf loadf(const float* p) noexcept { return _mm512_loadu_ps(p); }
   static void storef(float* p, vf v) noexcept { _mm512_storeu_ps(p, v); }
   static vf load_f16(const void* p) noexcept {
@@ -153,6 +157,7 @@ struct v256 {
   static vf fma(vf a, vf b, vf c) noexcept { return _mm256_fmadd_ps(a, b, c); }
   static vf mul(vf a, vf b) noexcept { return _mm256_mul_ps(a, b); }
   static vf add(vf a, vf b) noexcept { return _mm256_add_ps(a, b); }
+  static vf fsub(vf a, vf b) noexcept { return _mm256_sub_ps(a, b); }
   static vf loadf(const float* p) noexcept { return _mm256_loadu_ps(p); }
   static void storef(float* p, vf v) noexcept { _mm256_storeu_ps(p, v); }
   static vf load_f16(const void* p) noexcept {
@@ -172,6 +177,8 @@ struct v256 {
                                _mm256_set1_epi16(1)));
   }
 };
+
+inline void prefetch(const void* p) noexcept { _mm_prefetch(static_cast<const char*>(p), _MM_HINT_T0); }
 
 inline std::int32_t load4(const void* p) noexcept {
   std::int32_t v;
@@ -378,65 +385,94 @@ void tile(const gemm_args& a, std::size_t p, std::size_t m0) noexcept {
     const std::size_t cpg = a.group / ck;
     const float* xr[MR];
     for (std::size_t r = 0; r < MR; ++r) xr[r] = a.x + (m0 + r) * a.ldx;
-    const vi low4 = V::set1(0x0F), flip = V::set1(static_cast<std::int32_t>(0x80808080U));
-    for (std::size_t g = 0; g < a.groups; ++g) {
-      vf s[MR][NV];
-      for (std::size_t r = 0; r < MR; ++r)
-        for (std::size_t v = 0; v < NV; ++v) s[r][v] = V::fzero();
-      vi z[NV];
-      for (std::size_t j = 0; j < NP; ++j)
-        for (std::size_t h = 0; h < PV; ++h)
-          z[j * PV + h] = (i4 && a.asym)
-                              ? V::load_u8(a.zeros + ((p + j) * a.groups + g) * panel_rows + h * V::lanes)
-                              : V::set1(8);
-      for (std::size_t c = g * cpg; c < (g + 1) * cpg; ++c) {
-        vi w[NV];
+    // Asym: q = float(u) − float(z), exact (small integers). Sym int4 codes come out as u − 8.
+    auto groups = [&]<bool Asym>() {
+      // AVX-512: vpermps reads only bits 3:0 of each index lane, so the code at bits S…S+3
+      // needs one shift and no mask, and the 16-entry table turns it into the exact float.
+      // AVX2 (sym): with w ^ 0x88888888 each nibble is u − 8 as a signed 4-bit number.
+      const vf table = [] {
+        if constexpr (V::lanes == 16)
+          return Asym ? _mm512_setr_ps(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15)
+                      : _mm512_setr_ps(-8, -7, -6, -5, -4, -3, -2, -1, 0, 1, 2, 3, 4, 5, 6, 7);
+        else
+          return V::fzero();
+      }();
+      const vi low4 = V::set1(0x0F),
+               flip = V::set1(static_cast<std::int32_t>(i4 ? 0x88888888U : 0x80808080U));
+      const vi low8 = V::set1(0xFF), magic = V::set1(0x4B000000);
+      const vf magic_f = V::fset1(8388736.0f);  // 2^23 + 128
+      for (std::size_t g = 0; g < a.groups; ++g) {
+        vf s[MR][NV];
+        for (std::size_t r = 0; r < MR; ++r)
+          for (std::size_t v = 0; v < NV; ++v) s[r][v] = V::fzero();
+        vf zf[NV];
         for (std::size_t j = 0; j < NP; ++j)
-          for (std::size_t h = 0; h < PV; ++h) w[j * PV + h] = V::load(wp[j] + c * cb + h * vb);
-        if constexpr (i4) {
-          auto step = [&]<int Shift>(std::size_t kk) {
+          for (std::size_t h = 0; h < PV; ++h)
+            zf[j * PV + h] =
+                Asym ? V::cvt(V::load_u8(a.zeros + ((p + j) * a.groups + g) * panel_rows + h * V::lanes))
+                     : V::fzero();
+        for (std::size_t c = g * cpg; c < (g + 1) * cpg; ++c) {
+          vi w[NV];
+          for (std::size_t j = 0; j < NP; ++j)
+            for (std::size_t h = 0; h < PV; ++h) w[j * PV + h] = V::load(wp[j] + c * cb + h * vb);
+          // 16 chunks ahead: 8 panel streams at once are more than the hardware prefetcher
+          // follows (measured: int8 at 4096² 570 → 390 µs, Q4_0 at 11008 × 4096 1480 → 920 µs).
+          for (std::size_t j = 0; j < NP; ++j) prefetch(wp[j] + (c + 16) * cb);
+          // AVX-512 int8: the bits 0x4B0000uu are the float 2^23 + u, minus 2^23 + 128 exactly
+          // u − 128. AVX2 int8: w = u − 128 as s8, byte j sign-extended by two shifts; int4: above.
+          if constexpr (V::lanes == 8 && (!i4 || !Asym))
+            for (std::size_t v = 0; v < NV; ++v) w[v] = V::bxor(w[v], flip);
+          auto step = [&]<int S>(std::size_t kk) {
             vf q[NV];
-            for (std::size_t v = 0; v < NV; ++v)
-              q[v] = V::cvt(V::sub(V::band(V::template srli32<Shift>(w[v]), low4), z[v]));
+            for (std::size_t v = 0; v < NV; ++v) {
+              if constexpr (!i4 && V::lanes == 16)
+                q[v] =
+                    V::fsub(V::as_f(V::and_or(S ? V::template srli32<S>(w[v]) : w[v], low8, magic)), magic_f);
+              else if constexpr (!i4)
+                q[v] = V::cvt(V::template srai32<24>(S == 24 ? w[v] : V::template slli32<24 - S>(w[v])));
+              else if constexpr (V::lanes == 16)
+                q[v] = V::permf(S ? V::template srli32<S>(w[v]) : w[v], table);
+              else if constexpr (!Asym)
+                q[v] = V::cvt(V::template srai32<28>(S == 28 ? w[v] : V::template slli32<28 - S>(w[v])));
+              else
+                q[v] = V::cvt(V::band(V::template srli32<S>(w[v]), low4));
+              if constexpr (Asym) q[v] = V::fsub(q[v], zf[v]);
+            }
             for (std::size_t r = 0; r < MR; ++r) {
               const vf xv = V::fset1(xr[r][kk]);
               for (std::size_t v = 0; v < NV; ++v) s[r][v] = V::fma(q[v], xv, s[r][v]);
             }
           };
-          const std::size_t k0 = c * 8;
-          step.template operator()<0>(k0);
-          step.template operator()<8>(k0 + 1);
-          step.template operator()<16>(k0 + 2);
-          step.template operator()<24>(k0 + 3);
-          step.template operator()<4>(k0 + 4);
-          step.template operator()<12>(k0 + 5);
-          step.template operator()<20>(k0 + 6);
-          step.template operator()<28>(k0 + 7);
-        } else {
-          for (std::size_t v = 0; v < NV; ++v) w[v] = V::bxor(w[v], flip);  // u → w = u − 128 as s8
-          auto step = [&]<int Shl>(std::size_t kk) {
-            vf q[NV];
-            for (std::size_t v = 0; v < NV; ++v)
-              q[v] = V::cvt(V::template srai32<24>(V::template slli32<Shl>(w[v])));
-            for (std::size_t r = 0; r < MR; ++r) {
-              const vf xv = V::fset1(xr[r][kk]);
-              for (std::size_t v = 0; v < NV; ++v) s[r][v] = V::fma(q[v], xv, s[r][v]);
-            }
-          };
-          const std::size_t k0 = c * 4;
-          step.template operator()<24>(k0);
-          step.template operator()<16>(k0 + 1);
-          step.template operator()<8>(k0 + 2);
-          step.template operator()<0>(k0 + 3);
+          if constexpr (i4) {
+            const std::size_t k0 = c * 8;
+            step.template operator()<0>(k0);
+            step.template operator()<8>(k0 + 1);
+            step.template operator()<16>(k0 + 2);
+            step.template operator()<24>(k0 + 3);
+            step.template operator()<4>(k0 + 4);
+            step.template operator()<12>(k0 + 5);
+            step.template operator()<20>(k0 + 6);
+            step.template operator()<28>(k0 + 7);
+          } else {
+            const std::size_t k0 = c * 4;
+            step.template operator()<0>(k0);
+            step.template operator()<8>(k0 + 1);
+            step.template operator()<16>(k0 + 2);
+            step.template operator()<24>(k0 + 3);
+          }
         }
+        for (std::size_t j = 0; j < NP; ++j)
+          for (std::size_t h = 0; h < PV; ++h) {
+            const std::size_t v = j * PV + h;
+            const vf sc = load_scales<V>(a, p + j, g, h);
+            for (std::size_t r = 0; r < MR; ++r) acc[r][v] = V::fma(s[r][v], sc, acc[r][v]);
+          }
       }
-      for (std::size_t j = 0; j < NP; ++j)
-        for (std::size_t h = 0; h < PV; ++h) {
-          const std::size_t v = j * PV + h;
-          const vf sc = load_scales<V>(a, p + j, g, h);
-          for (std::size_t r = 0; r < MR; ++r) acc[r][v] = V::fma(s[r][v], sc, acc[r][v]);
-        }
-    }
+    };
+    if (i4 && a.asym)
+      groups.template operator()<i4>();
+    else
+      groups.template operator()<false>();
   } else if constexpr (K == tile_kind::wo_f32 || K == tile_kind::wo_f16) {
     constexpr bool h16 = K == tile_kind::wo_f16;
     constexpr std::size_t kb = h16 ? 32 : 64;  // bytes per k per panel
@@ -523,6 +559,8 @@ void run_panels(const gemm_args& a, std::size_t p0, std::size_t p1) noexcept {
   // panels (12 accumulators: enough to cover the vpdpbusd/FMA latency at 2 per cycle), 8 × 3
   // for vdpbf16ps; AVX2 has 16 registers and two per panel: 3 rows × 2 panels.
   const bool decode = a.m <= 2;
+  // Weight-only int at M = 1: 8 panels, i.e. 8 independent FMA chains (latency 4, 2 per cycle).
+  constexpr bool wo_int = K == tile_kind::wo_int8 || K == tile_kind::wo_int4;
   const bool wide = wide_tile_v<V, K> && a.use_dpbf16;
   const std::size_t mstep = V::lanes == 16 ? (wide ? 8 : 6) : 3;
   std::size_t p = p0;
@@ -531,6 +569,13 @@ void run_panels(const gemm_args& a, std::size_t p0, std::size_t p1) noexcept {
     // AVX2 decodes 2 panels at a time: 4 panels need 32 live ymm (16 exist) and spill badly.
     const std::size_t np =
         decode && V::lanes == 16 && left >= 4 ? 4 : (wide && left >= 3 ? 3 : (left >= 2 ? 2 : 1));
+    if constexpr (wo_int && V::lanes == 16) {
+      if (a.m == 1 && left >= 8) {
+        tile<Arch, V, K, 1, 8>(a, p, 0);
+        p += 8;
+        continue;
+      }
+    }
     for (std::size_t m0 = 0; m0 < a.m; m0 += mstep) {
       const std::size_t mr = std::min<std::size_t>(mstep, a.m - m0);
       if (np == 4)

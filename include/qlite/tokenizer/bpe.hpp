@@ -570,13 +570,17 @@ bool bpe_merge_windows(const Rule& rule, const unsigned char* p, std::uint32_t n
   };
   while (cur[n_cur - 1].end < n) {
     // The next window starts at a token of cur (a token already final, first − 1, may be the
-    // shared one): first one about 15/16 into the window (an overlap of ~8 bytes), then, if
-    // the windows do not agree, one about halfway, then one near its start.
+    // shared one): first one about 15/16 into the window (an overlap of ~8 bytes, but of at
+    // least 4 tokens when the window has 8 or more: windows of long tokens, e.g. combining
+    // marks, seldom agree within 8 bytes), then, if the windows do not agree, one about
+    // halfway, then one near its start.
     const std::uint32_t win_len = cur[n_cur - 1].end - win_start;
     std::uint32_t a = 0, b = n_nxt = 0, start = 0;
     for (const std::uint32_t at : {15 * win_len / 16, win_len / 2, win_len / 8}) {
-      std::uint32_t j = first > 0 ? first - 1 : 0;
+      const std::uint32_t lowest = first > 0 ? first - 1 : 0;
+      std::uint32_t j = lowest;
       while (j + 1 < n_cur && cur[j].start < win_start + at) ++j;
+      if (n_cur >= 8) j = std::max(lowest, std::min(j, n_cur - 4));      // ≥ 4 tokens overlap (long tokens)
       if (cur[j].start == win_start || cur[j].start == start) continue;  // no progress / tried
       start = cur[j].start;
       n_nxt = merge_window(start, nxt);

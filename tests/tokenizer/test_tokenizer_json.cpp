@@ -33,13 +33,6 @@ void check_corpus(const qlite::tokenizer& tok, const std::string& encoding, bool
   MESSAGE(encoding, ": ", matched, "/", docs.size(), " corpus documents match the reference ids");
 }
 
-std::string hex_to_bytes(const std::string& h) {
-  std::string out;
-  for (std::size_t i = 0; i + 1 < h.size(); i += 2)
-    out.push_back(static_cast<char>(std::stoi(h.substr(i, 2), nullptr, 16)));
-  return out;
-}
-
 /// Corpus, special cases, lone surrogates, round trips and merge algorithms for one model.
 void check_model(const std::string& name) {
   const qlite::tokenizer tok =
@@ -54,7 +47,7 @@ void check_model(const std::string& name) {
     if (c.at("encoding") != name) continue;
     INFO(c.dump());
     // HF matches added tokens whatever add_special_tokens says; neither file adds BOS.
-    CHECK(tok.encode(hex_to_bytes(c.at("text_utf8_hex"))) ==
+    CHECK(tok.encode(qlite::test::hex_to_bytes(c.at("text_utf8_hex"))) ==
           c.at("expected").at("ids").get<std::vector<std::uint32_t>>());
     ++n;
   }

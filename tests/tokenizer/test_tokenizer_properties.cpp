@@ -21,13 +21,6 @@ qlite::special_set to_set(const nlohmann::json& v) {
   return qlite::special_set(v.get<std::vector<std::string>>());
 }
 
-std::string hex_to_bytes(const std::string& h) {
-  std::string out;
-  for (std::size_t i = 0; i + 1 < h.size(); i += 2)
-    out.push_back(static_cast<char>(std::stoi(h.substr(i, 2), nullptr, 16)));
-  return out;
-}
-
 /// Expects `fn` to throw qlite::error of category `c` whose message contains `part`.
 template <class F>
 void expect_error(F&& fn, qlite::errc c, const std::string& part) {
@@ -50,7 +43,7 @@ TEST_SUITE("tokenizer") {
     std::size_t n = 0;
     for (const nlohmann::json& c : cases.at("cases")) {
       const std::string enc = c.at("encoding");
-      const std::string text = hex_to_bytes(c.at("text_utf8_hex"));
+      const std::string text = qlite::test::hex_to_bytes(c.at("text_utf8_hex"));
       const bool tiktoken = c.at("family") == "tiktoken";
       if (!tiktoken) continue;  // the tokenizer.json cases run in test_tokenizer_json.cpp
       const qlite::tokenizer& tok = qlite::test::tiktoken_encoding(enc);

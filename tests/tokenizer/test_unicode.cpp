@@ -1,10 +1,13 @@
 // Unicode tables (generated from UCD 15.0 + the 16.0 category delta), UTF-8 and NFC.
 #include <doctest/doctest.h>
 
+#include <cstdint>
 #include <initializer_list>
+#include <random>
 #include <string>
 #include <vector>
 
+#include <qlite/tokenizer/bpe.hpp>
 #include <qlite/tokenizer/pretokenizer.hpp>
 #include <qlite/tokenizer/unicode.hpp>
 
@@ -93,5 +96,31 @@ TEST_SUITE("tokenizer") {
         R"('s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+)", k));
     CHECK(k == qlite::pretokenizer::gpt2);
     CHECK(!qlite::pretokenizer_from_pattern(R"(\w+|\s+)", k));
+  }
+
+  TEST_CASE("word-at-a-time forms equal their byte-at-a-time definitions") {
+    // ascii::run (8 bytes per step) against a byte loop, and key_word's one-load form
+    // against the two-load one, on random bytes biased to letters and their neighbours
+    std::mt19937 rng(7);
+    const std::string alphabet = "@AMZ[`amz{09 '\x7f\x80\xc3\xff";
+    std::uniform_int_distribution<std::size_t> pick(0, alphabet.size() - 1);
+    for (int round = 0; round < 2000; ++round) {
+      std::string text(static_cast<std::size_t>(1 + round % 40), ' ');
+      for (char& c : text) c = (rng() % 3 != 0) ? static_cast<char>('a' + rng() % 26) : alphabet[pick(rng)];
+      const auto* s = reinterpret_cast<const unsigned char*>(text.data());
+      const std::size_t n = text.size(), from = rng() % n;
+      auto slow = [&](unsigned lo, unsigned hi, bool fold) {
+        std::size_t j = from;
+        while (j < n && (fold ? (s[j] | 0x20u) : s[j]) >= lo && (fold ? (s[j] | 0x20u) : s[j]) <= hi) ++j;
+        return j;
+      };
+      CHECK(qlite::detail::ascii::run<'a', 'z', true>(s, from, n) == slow('a', 'z', true));
+      CHECK(qlite::detail::ascii::run<'a', 'z', false>(s, from, n) == slow('a', 'z', false));
+      CHECK(qlite::detail::ascii::run<'A', 'Z', false>(s, from, n) == slow('A', 'Z', false));
+      const std::size_t len = std::min<std::size_t>(n - from, rng() % 10);
+      std::string padded = text.substr(from, len) + std::string(8, static_cast<char>(rng()));
+      const auto* q = reinterpret_cast<const unsigned char*>(padded.data());
+      CHECK(qlite::detail::key_word(q, len, padded.size()) == qlite::detail::key_word(s + from, len));
+    }
   }
 }

@@ -44,6 +44,14 @@ inline std::vector<std::string> corpus_documents(const std::string& encoding) {
   return docs;
 }
 
+/// The bytes spelled by a string of hex digit pairs ("68c3a9" → "hé"; special_cases.json).
+inline std::string hex_to_bytes(const std::string& h) {
+  std::string out;
+  for (std::size_t i = 0; i + 1 < h.size(); i += 2)
+    out.push_back(static_cast<char>(std::stoi(h.substr(i, 2), nullptr, 16)));
+  return out;
+}
+
 /// Tokenizers are loaded once per test run.
 inline const tokenizer& tiktoken_encoding(const std::string& name) {
   static std::map<std::string, std::unique_ptr<tokenizer>> cache;

@@ -18,21 +18,24 @@
 // rank·128 + position in groups of 8 with their minima; merge, re-rank the two neighbours;
 // symbols never move: O(n²) with n ≤ 128, cache-resident). Longer pieces are merged in
 // overlapping 128-byte windows spliced where two windows share a token (bpe_merge_windows:
-// exact, ~1.15 merges per byte, repeated windows memoized); if two windows never agree, a
+// exact, ~1.07 merges per byte, repeated windows memoized); if two windows never agree, a
 // bucket queue per rank (bpe_merge_buckets) or an 8-ary heap of candidate pairs keyed (rank,
 // position) over a linked list of symbols (O(n log n), no recursion) merges the piece. All
 // give exactly the merge order "lowest rank, then leftmost" (tests compare them on random
 // pieces).
 //
 // Cost: the first pairs (two single bytes) are one load from a direct table; every other
-// candidate one hash lookup (of ≤ 8 bytes, most: two fixed-size loads, one multiply, a filter
-// bit, one slot, all inline; longer ones hash 8 bytes per step).
+// candidate one hash lookup (of ≤ 8 bytes, most: one load and a mask, one multiply, 3 filter
+// bits in one word, one slot, all inline; longer ones hash 8 bytes per step). Random text
+// makes "is this candidate a token" random: the merge loop branches on it only in the filter
+// test (~10 % of candidates pass), not in computing keys or updating the group minima.
 //
 //   qlite::detail::byte_table t;  t.build(...);  std::uint32_t id = t.find(bytes);
 #pragma once
 
 #include <algorithm>
 #include <array>
+#include <bit>
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
@@ -55,19 +58,37 @@ inline std::uint64_t load_u64(const unsigned char* p) noexcept {
   return v;
 }
 
-/// The key word of a byte string: with the length it identifies a string of ≤ 8 bytes
-/// (n ≥ 4: first and last 4 bytes, possibly overlapping; n < 4: first, middle and last
-/// byte), and it is the first 8 bytes of a longer one. Fixed-size loads only: no memcpy call.
+/// The key word of a byte string: the little-endian value of its first min(n, 8) bytes (the
+/// rest zero). With the length it identifies a string of ≤ 8 bytes; it is the first 8 bytes
+/// of a longer one. Fixed-size loads only (two overlapping ones): no memcpy call.
 QLITE_FORCE_INLINE std::uint64_t key_word(const unsigned char* p, std::size_t n) noexcept {
   if (n >= 8) return load_u64(p);
   if (n >= 4) {
     std::uint32_t a, b;
     std::memcpy(&a, p, 4);
     std::memcpy(&b, p + n - 4, 4);
-    return (std::uint64_t{a} << 32) | b;
+    return std::uint64_t{a} | (std::uint64_t{b} << (8 * (n - 4)));
   }
-  if (n == 0) return 0;
-  return (std::uint64_t{p[0]} << 16) | (std::uint64_t{p[n / 2]} << 8) | p[n - 1];
+  if (n >= 2) {
+    std::uint16_t a, b;
+    std::memcpy(&a, p, 2);
+    std::memcpy(&b, p + n - 2, 2);
+    return std::uint64_t{a} | (std::uint64_t{b} << (8 * (n - 2)));
+  }
+  return n == 1 ? p[0] : 0;
+}
+
+/// key_word when at least 8 bytes may be read at p: one load and a mask, no branch on n
+/// (on a big-endian machine the mask would keep the wrong bytes: there, key_word).
+QLITE_FORCE_INLINE std::uint64_t key_word(const unsigned char* p, std::size_t n,
+                                          std::size_t readable) noexcept {
+  if constexpr (std::endian::native == std::endian::little) {
+    if (readable >= 8) {
+      const std::uint64_t mask = n >= 8 ? ~std::uint64_t{0} : (std::uint64_t{1} << (8 * n)) - 1;
+      return load_u64(p) & mask;
+    }
+  }
+  return key_word(p, n);
 }
 
 inline constexpr std::uint64_t hash_k0 = 0x9E3779B97F4A7C15ULL, hash_k1 = 0xBF58476D1CE4E5B9ULL;
@@ -131,11 +152,13 @@ class byte_table {
     mask_ = cap - 1;
     one_.fill(no_token);
     two_.assign(std::size_t{1} << 16, no_token);
-    // membership filter: 4 bits per slot (~10 per token, ~9 % false positives) — 128 KiB for
-    // cl100k_base, 256 KiB for o200k_base: a simulated 1 MiB L2 misses 14 % less on natural
-    // text than with twice the bits (the filter's own misses outweigh the extra probes)
+    // membership filter: 4 bits per slot (~10 per token) — 128 KiB for cl100k_base, 256 KiB
+    // for o200k_base (a simulated 1 MiB L2 missed more with twice the bits); each token sets
+    // 3 bits of one 64-bit word (a blocked Bloom filter: one load per test), ~2 % false
+    // positives (1 bit: ~9 %). Most candidates of BPE are not tokens: every one the filter
+    // passes is a branch mispredicted and a slot probe that misses the cache.
     filter_.assign(std::max<std::size_t>(cap / 16, 64), 0);
-    filter_mask_ = filter_.size() * 64 - 1;
+    filter_mask_ = filter_.size() - 1;
     for (std::uint32_t id = 0; id < offsets_.size(); ++id) {
       if (!present_[id]) continue;
       const std::string_view b = bytes(id);
@@ -150,26 +173,26 @@ class byte_table {
       slots_[i] = {key_word(p, b.size()), id, len_tag(b.size(), h)};
       if (b.size() == 1) one_[p[0]] = id;
       if (b.size() == 2) two_[std::size_t{p[0]} << 8 | p[1]] = id;
-      const std::size_t f = (h >> 20) & filter_mask_;
-      filter_[f >> 6] |= std::uint64_t{1} << (f & 63);
+      filter_[filter_word(h)] |= filter_bits(h);
     }
     return no_token;
   }
-  /// The id of a byte string, or no_token.
-  [[nodiscard]] QLITE_FORCE_INLINE std::uint32_t find(const unsigned char* p, std::size_t n) const noexcept {
+  /// The id of a byte string, or no_token. `readable` (≥ n): how many bytes may be read at
+  /// p (8 or more let a string of ≤ 8 bytes be read with one load).
+  [[nodiscard]] QLITE_FORCE_INLINE std::uint32_t find(const unsigned char* p, std::size_t n,
+                                                      std::size_t readable = 0) const noexcept {
     if (n == 2) return two_[std::size_t{p[0]} << 8 | p[1]];
     if (n == 1) return one_[p[0]];
-    return find_merged(p, n);
+    return find_merged(p, n, readable);
   }
   /// find() without the direct tables (every string is in the hash table too): for strings
   /// of ≥ 3 bytes, i.e. every merge after the first pairs; inlined into the merge loops.
-  [[nodiscard]] QLITE_FORCE_INLINE std::uint32_t find_merged(const unsigned char* p,
-                                                             std::size_t n) const noexcept {
+  [[nodiscard]] QLITE_FORCE_INLINE std::uint32_t find_merged(const unsigned char* p, std::size_t n,
+                                                             std::size_t readable = 0) const noexcept {
     if (n > 8) return find_long(p, n);
-    const std::uint64_t key = key_word(p, n);
+    const std::uint64_t key = key_word(p, n, readable);
     const std::uint64_t h = hash_short(key, n);
-    const std::size_t f = (h >> 20) & filter_mask_;
-    if (!((filter_[f >> 6] >> (f & 63)) & 1)) return no_token;
+    if ((filter_[filter_word(h)] & filter_bits(h)) != filter_bits(h)) return no_token;
     const std::uint32_t lt = len_tag(n, h);
     for (std::size_t i = h & mask_;; i = (i + 1) & mask_) {
       const slot& s = slots_[i];
@@ -198,8 +221,7 @@ class byte_table {
   [[nodiscard]] std::uint32_t find_long(const unsigned char* p, std::size_t n) const noexcept {
     const std::uint64_t key = load_u64(p);
     const std::uint64_t h = hash_bytes(p, n);
-    const std::size_t f = (h >> 20) & filter_mask_;
-    if (!((filter_[f >> 6] >> (f & 63)) & 1)) return no_token;
+    if ((filter_[filter_word(h)] & filter_bits(h)) != filter_bits(h)) return no_token;
     const std::uint32_t lt = len_tag(n, h);
     for (std::size_t i = h & mask_;; i = (i + 1) & mask_) {
       const slot& s = slots_[i];
@@ -213,6 +235,12 @@ class byte_table {
   static bool rest_equal(const char* a, const unsigned char* b, std::size_t n) noexcept {
     if (n <= 16) return load_u64(reinterpret_cast<const unsigned char*>(a) + n - 8) == load_u64(b + n - 8);
     return std::memcmp(a + 8, b + 8, n - 8) == 0;
+  }
+  // The filter word of a hash and the 3 bits of it that a token with this hash sets
+  [[nodiscard]] std::size_t filter_word(std::uint64_t h) const noexcept { return (h >> 20) & filter_mask_; }
+  static std::uint64_t filter_bits(std::uint64_t h) noexcept {
+    return (std::uint64_t{1} << (h & 63)) | (std::uint64_t{1} << ((h >> 6) & 63)) |
+           (std::uint64_t{1} << ((h >> 12) & 63));
   }
   // low 8 bits: length (saturated at 255), high 24 bits: hash bits not used by the index
   static std::uint32_t len_tag(std::size_t n, std::uint64_t h) noexcept {
@@ -377,20 +405,29 @@ template <std::uint32_t Max, class Rule, class Out>
 QLITE_FORCE_INLINE void bpe_merge_small_spans(const Rule& rule, const unsigned char* p, std::uint32_t n,
                                               Out&& out) {
   static_assert(Max == 128 || Max == 256, "positions are the low 7 or 8 bits of a key");
-  constexpr std::uint32_t none = 0xFFFFFFFFu, position_bits = Max == 128 ? 7 : 8;
+  constexpr std::uint32_t none = 0xFFFFFFFFu, position_bits = Max == 128 ? 7 : 8, n_groups = Max / 8;
+  // a pair that does not merge gets (no_token << position_bits) | position ≥ stop, without a
+  // branch on whether the lookup found a token (ranks < 2^24 − 1 keep real keys below stop)
+  constexpr std::uint32_t stop = none << position_bits;
   using pos = std::conditional_t<(Max < 256), std::uint8_t, std::uint16_t>;
-  std::uint32_t key[Max], id[Max], merged[Max], group_min[Max / 8];
-  pos end[Max], prev[Max];
-  for (std::uint32_t i = 0; i < n; ++i) {
+  std::uint32_t key[Max], id[Max], merged[Max], group_min[n_groups];
+  pos end[Max], prev[Max + 1];  // prev[n] is written, never read: no branch on "is there a next"
+  // one loop (not two) over the bytes: each loop's exit is a mispredicted branch per piece
+  for (std::uint32_t i = 0; i + 1 < n; ++i) {
     end[i] = static_cast<pos>(i + 1);
     prev[i] = static_cast<pos>(i - 1);
     id[i] = rule.byte_id(p[i]);
+    const std::uint32_t r = rule.first_pair(p + i, id[i], rule.byte_id(p[i + 1]), merged[i]);
+    key[i] = (r << position_bits) | i;
   }
+  end[n - 1] = static_cast<pos>(n);
+  prev[n - 1] = static_cast<pos>(n - 2);
+  id[n - 1] = rule.byte_id(p[n - 1]);
   auto rank_at = [&](std::uint32_t left) {
     const std::uint32_t right = end[left];
     std::uint32_t r = no_token;
     if (right < n) r = rule.pair(p, {left, right, id[left]}, {right, end[right], id[right]}, merged[left]);
-    key[left] = r == no_token ? none : (r << position_bits) | left;
+    key[left] = (r << position_bits) | left;
   };
   auto regroup = [&](std::uint32_t g) {
     const std::uint32_t* k = key + 8 * g;
@@ -398,28 +435,33 @@ QLITE_FORCE_INLINE void bpe_merge_small_spans(const Rule& rule, const unsigned c
     for (std::uint32_t i = 1; i < 8; ++i) m = k[i] < m ? k[i] : m;
     group_min[g] = m;
   };
-  for (std::uint32_t i = 0; i + 1 < n; ++i) {
-    const std::uint32_t r = rule.first_pair(p + i, id[i], id[i + 1], merged[i]);
-    key[i] = r == no_token ? none : (r << position_bits) | i;
-  }
   const std::uint32_t groups = (n + 7) / 8;
   for (std::uint32_t i = n - 1; i < 8 * groups; ++i) key[i] = none;
   for (std::uint32_t g = 0; g < groups; ++g) regroup(g);
+  for (std::uint32_t g = groups; g < n_groups; ++g) group_min[g] = none;
+  // the min over the first 4 groups, then (pieces > 32 bytes) over the rest: no loop whose
+  // trip count varies from piece to piece (each would mispredict its exit)
   for (;;) {
-    std::uint32_t best = none;
-    for (std::uint32_t g = 0; g < groups; ++g) best = group_min[g] < best ? group_min[g] : best;
-    if (best == none) break;
+    std::uint32_t best = group_min[0];
+    for (std::uint32_t g = 1; g < 4; ++g) best = group_min[g] < best ? group_min[g] : best;
+    if (groups > 4)
+      for (std::uint32_t g = 4; g < n_groups; ++g) best = group_min[g] < best ? group_min[g] : best;
+    if (best >= stop) break;
     const std::uint32_t at = best & (Max - 1), right = end[at];
     end[at] = end[right];
     id[at] = merged[at];
     key[right] = none;
-    if (end[at] < n) prev[end[at]] = static_cast<pos>(at);
+    prev[end[at]] = static_cast<pos>(at);
     rank_at(at);
     const std::uint32_t left = at > 0 ? prev[at] : at;
     if (at > 0) rank_at(left);
+    // whether the neighbours are in at's group is random in random text: no branch on it,
+    // only on the piece having more than one group
     regroup(at / 8);
-    if (right / 8 != at / 8) regroup(right / 8);
-    if (left / 8 != at / 8) regroup(left / 8);
+    if (groups > 1) {
+      regroup(right / 8);
+      regroup(left / 8);
+    }
   }
   for (std::uint32_t i = 0; i < n; i = end[i]) out(id[i], i, std::uint32_t{end[i]});
 }
@@ -452,7 +494,7 @@ void bpe_merge_small(const Rule& rule, const unsigned char* p, std::uint32_t n, 
 /// A window that is one token (128 spaces in cl100k_base) cannot share a token with a later
 /// one: it is merged again 256 bytes wide.
 ///
-/// Cost: a byte is merged in ~1.15 windows (the next one starts ~16 bytes before the end of
+/// Cost: a byte is merged in ~1.07 windows (the next one starts ~8 bytes before the end of
 /// this one; nearer its start if they do not agree), all state in a few KiB of stack (the
 /// heap and buckets touch arrays as large as the piece in random order); repeated windows
 /// come from bpe_window_memo.
@@ -528,13 +570,17 @@ bool bpe_merge_windows(const Rule& rule, const unsigned char* p, std::uint32_t n
   };
   while (cur[n_cur - 1].end < n) {
     // The next window starts at a token of cur (a token already final, first − 1, may be the
-    // shared one): first one about 7/8 into the window (an overlap of ~16 bytes), then, if
-    // the windows do not agree, one about halfway, then one near its start.
+    // shared one): first one about 15/16 into the window (an overlap of ~8 bytes, but of at
+    // least 4 tokens when the window has 8 or more: windows of long tokens, e.g. combining
+    // marks, seldom agree within 8 bytes), then, if the windows do not agree, one about
+    // halfway, then one near its start.
     const std::uint32_t win_len = cur[n_cur - 1].end - win_start;
     std::uint32_t a = 0, b = n_nxt = 0, start = 0;
-    for (const std::uint32_t at : {7 * win_len / 8, win_len / 2, win_len / 8}) {
-      std::uint32_t j = first > 0 ? first - 1 : 0;
+    for (const std::uint32_t at : {15 * win_len / 16, win_len / 2, win_len / 8}) {
+      const std::uint32_t lowest = first > 0 ? first - 1 : 0;
+      std::uint32_t j = lowest;
       while (j + 1 < n_cur && cur[j].start < win_start + at) ++j;
+      if (n_cur >= 8) j = std::max(lowest, std::min(j, n_cur - 4));      // ≥ 4 tokens overlap (long tokens)
       if (cur[j].start == win_start || cur[j].start == start) continue;  // no progress / tried
       start = cur[j].start;
       n_nxt = merge_window(start, nxt);

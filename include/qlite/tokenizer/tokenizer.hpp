@@ -320,7 +320,7 @@ class tokenizer {
       }
     };
     if (p_.rule == merge_rule::concat_rank)
-      go(concat_rule_ref{this});
+      go(concat_rule_ref{this, s + n});
     else
       go(pair_rule_ref{this});
     return ids;
@@ -444,11 +444,13 @@ class tokenizer {
 
   struct concat_rule_ref {
     const tokenizer* t;
+    const unsigned char* end;  // the end of the text: the bytes before it may be read
     [[nodiscard]] std::uint32_t byte_id(unsigned char b) const noexcept { return t->byte_id_[b]; }
     [[nodiscard]] QLITE_FORCE_INLINE std::uint32_t pair(const unsigned char* p, detail::bpe_symbol l,
                                                         detail::bpe_symbol r,
                                                         std::uint32_t& merged) const noexcept {
-      merged = t->p_.vocab.find_merged(p + l.start, r.end - l.start);
+      const unsigned char* q = p + l.start;
+      merged = t->p_.vocab.find_merged(q, r.end - l.start, static_cast<std::size_t>(end - q));
       return merged;
     }
     [[nodiscard]] QLITE_FORCE_INLINE std::uint32_t first_pair(const unsigned char* q, std::uint32_t,
@@ -493,7 +495,7 @@ class tokenizer {
         continue;
       }
       if (p_.whole_piece_lookup) {
-        const std::uint32_t whole = p_.vocab.find(s + i, len);
+        const std::uint32_t whole = p_.vocab.find(s + i, len, n - i);
         if (whole != detail::no_token) {
           out(whole);
           i = e;
@@ -503,13 +505,13 @@ class tokenizer {
         // Without ignore_merges a piece that is a token is still merged; but if merging the
         // token's own bytes gives the token back (checked once per token, remembered), the
         // answer is that token.
-        const std::uint32_t whole = p_.vocab.find(s + i, len);
+        const std::uint32_t whole = p_.vocab.find(s + i, len, n - i);
         if (whole != detail::no_token) {
           std::atomic<std::uint8_t>& flag = reachable_[static_cast<std::ptrdiff_t>(whole)];
           std::uint8_t st = flag.load(std::memory_order_relaxed);
           if (st == 0) {
             std::uint32_t got = detail::no_token, count = 0;
-            merge(s + i, len, scratch, [&](std::uint32_t t) {
+            merge(s + i, len, s + n, scratch, [&](std::uint32_t t) {
               got = t;
               ++count;
             });
@@ -524,7 +526,7 @@ class tokenizer {
         }
       }
       if (len > piece_cache::max_bytes) {
-        merge(s + i, len, scratch, out);
+        merge(s + i, len, s + n, scratch, out);
         i = e;
         continue;
       }
@@ -538,7 +540,7 @@ class tokenizer {
       }
       std::uint32_t buf[piece_cache::max_bytes];
       std::uint32_t m = 0;
-      merge(s + i, len, scratch, [&](std::uint32_t id) { buf[m++] = id; });
+      merge(s + i, len, s + n, scratch, [&](std::uint32_t id) { buf[m++] = id; });
       for (std::uint32_t k = 0; k < m; ++k) out(buf[k]);
       if (m <= piece_cache::max_ids) {
         c.owner = serial_;
@@ -553,9 +555,10 @@ class tokenizer {
   }
 
   template <class Out>
-  void merge(const unsigned char* p, std::uint32_t len, detail::bpe_scratch& scratch, Out&& out) const {
+  void merge(const unsigned char* p, std::uint32_t len, const unsigned char* end,
+             detail::bpe_scratch& scratch, Out&& out) const {
     if (p_.rule == merge_rule::concat_rank)
-      detail::bpe_merge(concat_rule_ref{this}, p, len, scratch, out);
+      detail::bpe_merge(concat_rule_ref{this, end}, p, len, scratch, out);
     else
       detail::bpe_merge(pair_rule_ref{this}, p, len, scratch, out);
   }

@@ -173,6 +173,26 @@ struct v256 {
   }
 };
 
+#if defined(QLITE_HAVE_AVXVNNI_TARGET)
+#define QLITE_DETAIL_AVXVNNI_TARGET __attribute__((target("avxvnni")))
+
+/// v256 with AVX-VNNI's VEX vpdpbusd (path avxvnni; only inside the target("avxvnni") tiles).
+template <class A>
+struct v256vnni : v256<A> {
+  using vi = __m256i;
+  static constexpr bool vnni = true;
+  // Tile rows: 2 × 2 panels. 3 × 2 spills (≈ 2 stack accesses per vpdpbusd for Q4_0); 2 × 2,
+  // 4 × 1, 6 × 1 measured alike (≈ 55 ms for W8A8 and W4A8 at 512 × 4096²); 3 × 1 −15 %.
+  static constexpr std::size_t rows = 2;
+  QLITE_DETAIL_AVXVNNI_TARGET static vi dot_u4(vi acc, vi u, vi s) noexcept {
+    return _mm256_dpbusd_avx_epi32(acc, u, s);
+  }
+  QLITE_DETAIL_AVXVNNI_TARGET static vi dot_u8(vi acc, vi u, vi x) noexcept {
+    return _mm256_dpbusd_avx_epi32(acc, u, x);
+  }
+};
+#endif
+
 inline std::int32_t load4(const void* p) noexcept {
   std::int32_t v;
   std::memcpy(&v, p, 4);
@@ -230,12 +250,13 @@ QLITE_FORCE_INLINE typename V::vf load_scales(const gemm_args& a, std::size_t p,
 
 /// W8A8 / W4A8 part of a tile: acc[r·NV + v] = fma(float(d), s, acc) per group in order, d the
 /// exact int32 dot product of the group. CPG chunks per group, unrolled; CPG = 0 walks the
-/// groups' chunks in a loop. Kept out of line with its int32 accumulators as plain loop
-/// variables: inlined into a bigger function, GCC 12 copies every accumulator twice per chunk.
+/// groups' chunks in a loop. Runs in a function of its own (act8_tile) with its int32
+/// accumulators as plain loop variables: inlined into a bigger function, GCC 12 copies every
+/// accumulator twice per chunk.
 // clang-format cannot lay out QLITE_DETAIL_UNROLL (a pragma) on a line of its own.
 // clang-format off
 template <class V, bool I4, std::size_t MR, std::size_t NP, std::size_t CPG>
-[[gnu::noinline]] void act8_tile(const gemm_args& args, std::size_t p, std::size_t m0,
+QLITE_FORCE_INLINE void act8_dot(const gemm_args& args, std::size_t p, std::size_t m0,
                                  typename V::vf* acc) noexcept {
   using vi = typename V::vi;
   const gemm_args a = args;  // a local copy: the stores to acc (may_alias vectors) cannot change it
@@ -317,6 +338,46 @@ QLITE_DETAIL_UNROLL
     for (std::size_t v = 0; v < NV; ++v) acc[r * NV + v] = fa[r][v];
 }
 // clang-format on
+
+template <class V>
+inline constexpr bool is_avxvnni_ops_v = false;
+/// The AVX-VNNI ops that replace V in the int8 tiles of the avxvnni path (void: none).
+template <class V>
+struct avxvnni_ops {
+  using type = void;
+};
+
+template <class V, bool I4, std::size_t MR, std::size_t NP, std::size_t CPG>
+[[gnu::noinline]] void act8_plain(const gemm_args& a, std::size_t p, std::size_t m0,
+                                  typename V::vf* acc) noexcept {
+  act8_dot<V, I4, MR, NP, CPG>(a, p, m0, acc);
+}
+
+#if defined(QLITE_HAVE_AVXVNNI_TARGET)
+template <class A>
+inline constexpr bool is_avxvnni_ops_v<v256vnni<A>> = true;
+template <class A>
+struct avxvnni_ops<v256<A>> {
+  using type = v256vnni<A>;
+};
+
+// flatten: V's dot products (target avxvnni) are inlined here, where that target is enabled.
+template <class V, bool I4, std::size_t MR, std::size_t NP, std::size_t CPG>
+[[gnu::noinline, gnu::flatten]] QLITE_DETAIL_AVXVNNI_TARGET void act8_avxvnni(const gemm_args& a,
+                                                                              std::size_t p, std::size_t m0,
+                                                                              typename V::vf* acc) noexcept {
+  act8_dot<V, I4, MR, NP, CPG>(a, p, m0, acc);
+}
+#endif
+
+/// act8_dot in a function of its own (compiled for AVX-VNNI with the v256vnni ops).
+template <class V, bool I4, std::size_t MR, std::size_t NP, std::size_t CPG>
+void act8_tile(const gemm_args& a, std::size_t p, std::size_t m0, typename V::vf* acc) noexcept {
+  if constexpr (is_avxvnni_ops_v<V>)
+    act8_avxvnni<V, I4, MR, NP, CPG>(a, p, m0, acc);
+  else
+    act8_plain<V, I4, MR, NP, CPG>(a, p, m0, acc);
+}
 
 #define QLITE_DETAIL_BF16_TARGET __attribute__((target("avx512f,avx512bw,avx512bf16")))
 
@@ -507,10 +568,18 @@ void tile(const gemm_args& a, std::size_t p, std::size_t m0) noexcept {
 template <class V, tile_kind K>
 inline constexpr bool wide_tile_v = V::lanes == 16 && K == tile_kind::act_bf16;
 
+template <class V, tile_kind K>
+constexpr std::size_t max_tile_rows() noexcept {
+  if constexpr (is_avxvnni_ops_v<V>)
+    return V::rows;
+  else
+    return V::lanes == 16 ? (wide_tile_v<V, K> ? 8 : 6) : 3;
+}
+
 /// tile<…, MR, NP> for MR = mr (1 ≤ mr ≤ the arch's row step).
 template <class Arch, class V, tile_kind K, std::size_t NP, std::size_t MR = 1>
 void tile_rows(const gemm_args& a, std::size_t p, std::size_t m0, std::size_t mr) noexcept {
-  constexpr std::size_t max_rows = V::lanes == 16 ? (wide_tile_v<V, K> ? 8 : 6) : 3;
+  constexpr std::size_t max_rows = max_tile_rows<V, K>();
   if constexpr (MR < max_rows) {
     if (mr > MR) return tile_rows<Arch, V, K, NP, MR + 1>(a, p, m0, mr);
   }
@@ -521,10 +590,11 @@ template <class Arch, class V, tile_kind K>
 void run_panels(const gemm_args& a, std::size_t p0, std::size_t p1) noexcept {
   // Decode (M ≤ 2): 4 panels per tile for 4+ independent FMA chains; otherwise 6 rows × 2
   // panels (12 accumulators: enough to cover the vpdpbusd/FMA latency at 2 per cycle), 8 × 3
-  // for vdpbf16ps; AVX2 has 16 registers and two per panel: 3 rows × 2 panels.
+  // for vdpbf16ps; AVX2 has 16 registers and two per panel: 3 rows × 2 panels (2 × 2 for the
+  // AVX-VNNI int8 tiles).
   const bool decode = a.m <= 2;
   const bool wide = wide_tile_v<V, K> && a.use_dpbf16;
-  const std::size_t mstep = V::lanes == 16 ? (wide ? 8 : 6) : 3;
+  const std::size_t mstep = wide_tile_v<V, K> && !wide ? 6 : max_tile_rows<V, K>();
   std::size_t p = p0;
   while (p < p1) {
     const std::size_t left = p1 - p;
@@ -546,15 +616,25 @@ void run_panels(const gemm_args& a, std::size_t p0, std::size_t p1) noexcept {
   }
 }
 
+/// W8A8 / W4A8 panels (on the avxvnni path with the v256vnni ops).
+template <class Arch, class V, tile_kind K>
+void run_act8_panels(const gemm_args& a, std::size_t p0, std::size_t p1) noexcept {
+  using VV = typename avxvnni_ops<V>::type;
+  if constexpr (!std::is_void_v<VV>) {
+    if (a.use_avxvnni) return run_panels<Arch, VV, K>(a, p0, p1);
+  }
+  run_panels<Arch, V, K>(a, p0, p1);
+}
+
 template <class Arch, class V>
 void simd_panels(const gemm_args& a, std::size_t p0, std::size_t p1) noexcept {
   const bool int8act = a.mode == gemm_mode::int8_activations;
   switch (a.kind) {
     case weight_kind::int8:
-      return int8act ? run_panels<Arch, V, tile_kind::act8_int8>(a, p0, p1)
+      return int8act ? run_act8_panels<Arch, V, tile_kind::act8_int8>(a, p0, p1)
                      : run_panels<Arch, V, tile_kind::wo_int8>(a, p0, p1);
     case weight_kind::int4:
-      return int8act ? run_panels<Arch, V, tile_kind::act8_int4>(a, p0, p1)
+      return int8act ? run_act8_panels<Arch, V, tile_kind::act8_int4>(a, p0, p1)
                      : run_panels<Arch, V, tile_kind::wo_int4>(a, p0, p1);
     case weight_kind::f32:
       return run_panels<Arch, V, tile_kind::wo_f32>(a, p0, p1);

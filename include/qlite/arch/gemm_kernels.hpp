@@ -2,8 +2,9 @@
 //
 // One register tile = MR rows of x × NP panels (16 output channels each, one lane per
 // channel). Each lane walks k in order, so results equal ref::gemm bit for bit. x86 kernels
-// use intrinsics through a small per-ISA op table (v512<Arch>, v256<Arch>); other archs
-// (sse4_2, neon64, scalar) run the reference code compiled for their flags.
+// use intrinsics through a small per-ISA op table (v512<Arch>, v256<Arch>, v256vnni<Arch>);
+// NEON kernels are in gemm_kernels_neon.hpp; sse4_2 and scalar run the reference code compiled
+// for their flags.
 #pragma once
 
 #include <algorithm>
@@ -17,6 +18,7 @@
 
 #include "qlite/core/dispatch.hpp"
 #include "qlite/arch/gemm_kernels_decl.hpp"
+#include "qlite/arch/gemm_kernels_neon.hpp"
 #include "qlite/gemm/reference.hpp"
 
 #if defined(QLITE_X86_64)
@@ -658,6 +660,12 @@ void gemm_panels(const qlite::detail::gemm_args& a, std::size_t p0, std::size_t 
     return gemm_detail::simd_panels<Arch, gemm_detail::v512<Arch>>(a, p0, p1);
   } else if constexpr (std::is_base_of_v<xsimd::fma3<xsimd::avx2>, Arch>) {
     return gemm_detail::simd_panels<Arch, gemm_detail::v256<Arch>>(a, p0, p1);
+  } else {
+    return ref::detail::gemm_panels<Arch>(a, p0, p1);
+  }
+#elif defined(QLITE_AARCH64)
+  if constexpr (std::is_base_of_v<xsimd::neon64, Arch>) {
+    return neon_detail::gemm_panels<Arch>(a, p0, p1);
   } else {
     return ref::detail::gemm_panels<Arch>(a, p0, p1);
   }

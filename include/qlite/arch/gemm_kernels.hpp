@@ -3,12 +3,14 @@
 // One register tile = MR rows of x × NP panels (16 output channels each, one lane per
 // channel). Each lane walks k in order, so results equal ref::gemm bit for bit. x86 kernels
 // use intrinsics through a small per-ISA op table (v512<Arch>, v256<Arch>, v256vnni<Arch>);
-// NEON kernels are in gemm_kernels_neon.hpp; sse4_2 and scalar run the reference code compiled
-// for their flags.
+// NEON kernels are in gemm_kernels_neon.hpp; sse4_2 has the W8A8 / W4A8 tiles (v128<Arch>) and
+// otherwise, like scalar, runs the reference code compiled for its flags.
 #pragma once
 
 #include <algorithm>
+#include <bit>
 #include <cfloat>
+#include <cmath>
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
@@ -200,6 +202,56 @@ inline std::int32_t load4(const void* p) noexcept {
   std::memcpy(&v, p, 4);
   return v;
 }
+
+/// 128-bit ops (SSE4.2: SSSE3 maddubs, SSE4.1 mullo/cvtepu8) for the W8A8 / W4A8 tiles only:
+/// without an FMA unit the float formats stay on the reference code (std::fma per weight).
+template <class A>
+struct v128 {
+  using vi = __m128i;
+  using vf = __m128;
+  static constexpr std::size_t lanes = 4;
+  static constexpr bool vnni = false;
+  static vi load(const void* p) noexcept { return _mm_loadu_si128(static_cast<const __m128i*>(p)); }
+  static vi zero() noexcept { return _mm_setzero_si128(); }
+  static vf fzero() noexcept { return _mm_setzero_ps(); }
+  static vi set1(std::int32_t v) noexcept { return _mm_set1_epi32(v); }
+  static vf fset1(float v) noexcept { return _mm_set1_ps(v); }
+  static vi band(vi a, vi b) noexcept { return _mm_and_si128(a, b); }
+  static vi srli16_4(vi a) noexcept { return _mm_srli_epi16(a, 4); }
+  static vi sub(vi a, vi b) noexcept { return _mm_sub_epi32(a, b); }
+  static vi mullo(vi a, vi b) noexcept { return _mm_mullo_epi32(a, b); }
+  static vf cvt(vi a) noexcept { return _mm_cvtepi32_ps(a); }
+  // Once per group and output (the fold): std::fma per lane, exact like the reference.
+  static vf fma(vf a, vf b, vf c) noexcept {
+    alignas(16) float x[4], y[4], z[4];
+    _mm_store_ps(x, a);
+    _mm_store_ps(y, b);
+    _mm_store_ps(z, c);
+    for (std::size_t i = 0; i < 4; ++i) x[i] = std::fma(x[i], y[i], z[i]);
+    return _mm_load_ps(x);
+  }
+  static vf mul(vf a, vf b) noexcept { return _mm_mul_ps(a, b); }
+  static vf add(vf a, vf b) noexcept { return _mm_add_ps(a, b); }
+  static vf loadf(const float* p) noexcept { return _mm_loadu_ps(p); }
+  static void storef(float* p, vf v) noexcept { _mm_storeu_ps(p, v); }
+  static vf load_f16(const void* p) noexcept {  // no F16C: the reference's conversion
+    std::uint16_t h[4];
+    std::memcpy(h, p, sizeof h);
+    alignas(16) float f[4];
+    for (std::size_t i = 0; i < 4; ++i)
+      f[i] = std::bit_cast<float>(qlite::detail::fp16_bits_to_fp32_bits<A>(h[i]));
+    return _mm_load_ps(f);
+  }
+  static vi load_u8(const std::uint8_t* p) noexcept { return _mm_cvtepu8_epi32(_mm_cvtsi32_si128(load4(p))); }
+  static vi dot_u4(vi acc, vi u, vi s) noexcept {
+    return _mm_add_epi32(acc, _mm_madd_epi16(_mm_maddubs_epi16(u, s), _mm_set1_epi16(1)));
+  }
+  static vi dot_u8(vi acc, vi u, vi x) noexcept {  // Σ w·x exactly, w = u − 128 (see v512)
+    const vi w = _mm_xor_si128(u, _mm_set1_epi8(static_cast<char>(0x80)));
+    return _mm_add_epi32(
+        acc, _mm_madd_epi16(_mm_maddubs_epi16(_mm_abs_epi8(w), _mm_sign_epi8(x, w)), _mm_set1_epi16(1)));
+  }
+};
 
 // The fused activation, per element with the reference's std::exp / std::erf (so results
 // equal ref::gemm exactly). xsimd's vector exp/erf are not used: with GCC 12 they trip a
@@ -575,7 +627,7 @@ constexpr std::size_t max_tile_rows() noexcept {
   if constexpr (is_avxvnni_ops_v<V>)
     return V::rows;
   else
-    return V::lanes == 16 ? (wide_tile_v<V, K> ? 8 : 6) : 3;
+    return V::lanes == 16 ? (wide_tile_v<V, K> ? 8 : 6) : V::lanes == 8 ? 3 : 2;
 }
 
 /// tile<…, MR, NP> for MR = mr (1 ≤ mr ≤ the arch's row step).
@@ -601,8 +653,9 @@ void run_panels(const gemm_args& a, std::size_t p0, std::size_t p1) noexcept {
   while (p < p1) {
     const std::size_t left = p1 - p;
     // AVX2 decodes 2 panels at a time: 4 panels need 32 live ymm (16 exist) and spill badly.
-    const std::size_t np =
-        decode && V::lanes == 16 && left >= 4 ? 4 : (wide && left >= 3 ? 3 : (left >= 2 ? 2 : 1));
+    const std::size_t np = decode && V::lanes == 16 && left >= 4
+                               ? 4
+                               : (wide && left >= 3 ? 3 : (left >= 2 && (V::lanes > 4 || a.m == 1) ? 2 : 1));
     for (std::size_t m0 = 0; m0 < a.m; m0 += mstep) {
       const std::size_t mr = std::min<std::size_t>(mstep, a.m - m0);
       if (np == 4)
@@ -660,6 +713,14 @@ void gemm_panels(const qlite::detail::gemm_args& a, std::size_t p0, std::size_t 
     return gemm_detail::simd_panels<Arch, gemm_detail::v512<Arch>>(a, p0, p1);
   } else if constexpr (std::is_base_of_v<xsimd::fma3<xsimd::avx2>, Arch>) {
     return gemm_detail::simd_panels<Arch, gemm_detail::v256<Arch>>(a, p0, p1);
+  } else if constexpr (std::is_base_of_v<xsimd::sse4_2, Arch>) {
+    if (a.mode == gemm_mode::int8_activations) {
+      using V = gemm_detail::v128<Arch>;
+      if (a.kind == qlite::detail::weight_kind::int8)
+        return gemm_detail::run_panels<Arch, V, gemm_detail::tile_kind::act8_int8>(a, p0, p1);
+      return gemm_detail::run_panels<Arch, V, gemm_detail::tile_kind::act8_int4>(a, p0, p1);
+    }
+    return ref::detail::gemm_panels<Arch>(a, p0, p1);
   } else {
     return ref::detail::gemm_panels<Arch>(a, p0, p1);
   }

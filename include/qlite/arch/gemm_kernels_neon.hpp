@@ -36,6 +36,12 @@
 
 #if defined(__SANITIZE_ADDRESS__)
 #define QLITE_DETAIL_NEON_UNROLL _Pragma("GCC unroll 1")
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define QLITE_DETAIL_NEON_UNROLL _Pragma("GCC unroll 1")
+#else
+#define QLITE_DETAIL_NEON_UNROLL _Pragma("GCC unroll 16")
+#endif
 #else
 #define QLITE_DETAIL_NEON_UNROLL _Pragma("GCC unroll 16")
 #endif

@@ -1,5 +1,7 @@
 #include "../test_util.hpp"
 
+#include <algorithm>
+
 #include <qlite/core/cpu_features.hpp>
 #include <qlite/core/dispatch.hpp>
 
@@ -19,8 +21,22 @@ TEST_SUITE("core") {
       if (a == qlite::arch_id::scalar) CHECK(name == "scalar");
       if (a == qlite::arch_id::avx512vnni) CHECK(name == "avx512vnni");
       if (a == qlite::arch_id::avx512bw) CHECK(name == "avx512bw");
-      if (a == qlite::arch_id::avx2) CHECK(name == "fma3+avx2");
+      if (a == qlite::arch_id::avx2 || a == qlite::arch_id::avxvnni) CHECK(name == "fma3+avx2");
+      if (a == qlite::arch_id::neon64 || a == qlite::arch_id::neon64_dotprod) CHECK(name == "arm64+neon");
     }
+  }
+
+  TEST_CASE("the int8 dot-product paths are available where the CPU has them (avxvnni, neon64_dotprod)") {
+    const auto archs = qlite::available_archs();
+    const auto has = [&](qlite::arch_id a) {
+      return std::find(archs.begin(), archs.end(), a) != archs.end();
+    };
+#if defined(QLITE_X86_64)
+    if (has(qlite::arch_id::avx2)) CHECK(has(qlite::arch_id::avxvnni) == qlite::cpu().avx_vnni);
+#elif defined(QLITE_AARCH64)
+    CHECK(has(qlite::arch_id::neon64));
+    CHECK(has(qlite::arch_id::neon64_dotprod) == qlite::cpu().dotprod);
+#endif
   }
 
   TEST_CASE("unknown or unavailable arch is a clear error") {

@@ -163,6 +163,48 @@ TEST_SUITE("gemm") {
     });
   }
 
+  TEST_CASE("the W4A8 group fold rounds once (fma): a sum just below a float midpoint") {
+    // Group 0: d = 1, s = 1 + 2^-23; group 1: d = 65535, s = 65537·2^-56, so d·s = 2^-24 − 2^-56
+    // and acc + d·s lies just below the midpoint of 1 + 2^-23 and 1 + 2^-22: one rounding gives
+    // 1 + 2^-23; a rounded product then an add, or the sum rounded to double first, give 1 + 2^-22.
+    test::for_each_arch([](arch_id) {
+      const std::size_t n = 20, k = 256, m = 3;
+      quantized_tensor t;
+      t.rows = n;
+      t.cols = k;
+      t.bits = 4;
+      t.scheme = scheme_id::symmetric;
+      t.granularity = granularity_id::per_group;
+      t.group_size = 128;
+      t.codes = aligned_buffer<std::uint8_t>(n * t.row_bytes());
+      std::vector<float> x(m * k, 0.0f);
+      for (std::size_t r = 0; r < n; ++r) {
+        std::vector<std::uint8_t> u(k, 8);                   // q = u − 8 = 0
+        u[0] = 9;                                            // group 0: q = 1 against x = 1
+        for (std::size_t c = 128; c <= 200; ++c) u[c] = 15;  // group 1: 73 · 7 · 127
+        u[201] = 13;                                         // + 5 · 127
+        u[202] = 9;                                          // + 1 · 3 = 65535
+        for (std::size_t c = 0; c < k; c += 2)
+          t.codes[r * t.row_bytes() + c / 2] = static_cast<std::uint8_t>(u[c] | u[c + 1] << 4);
+        t.scales.push_back(1.0f + 0x1p-23f);
+        t.scales.push_back(65537.0f * 0x1p-56f);
+      }
+      for (std::size_t i = 0; i < m; ++i) {  // amax = 127: the codes of x are x itself
+        x[i * k] = 1.0f;
+        for (std::size_t c = 128; c <= 201; ++c) x[i * k + c] = 127.0f;
+        x[i * k + 202] = 3.0f;
+      }
+      auto w = prepack<int4_per_group_format<128, symmetric>>(t);
+      gemm_params p;
+      p.mode = gemm_mode::int8_activations;
+      std::vector<float> y(m * n), yr(m * n);
+      gemm(matrix_view<const float>(x.data(), m, k), w, matrix_view<float>(y.data(), m, n), p);
+      ref::gemm(matrix_view<const float>(x.data(), m, k), w, matrix_view<float>(yr.data(), m, n), p);
+      CHECK(yr[0] == 1.0f + 0x1p-23f);
+      CHECK(test::first_difference(y, yr) == -1);
+    });
+  }
+
   TEST_CASE("results are bitwise identical for 1, 2 and 3 threads") {
     test::for_each_arch([](arch_id) {
       const std::size_t n = 250, k = 128, m = 5;

@@ -2,11 +2,13 @@
 //
 // One register tile = MR rows of x × NP panels (16 output channels each, one lane per
 // channel). Each lane walks k in order, so results equal ref::gemm bit for bit. x86 kernels
-// use intrinsics through a small per-ISA op table (v512<Arch>, v256<Arch>); other archs
-// (sse4_2, neon64, scalar) run the reference code compiled for their flags.
+// use intrinsics through a small per-ISA op table (v512<Arch>, v256<Arch>, v256vnni<Arch>);
+// NEON kernels are in gemm_kernels_neon.hpp; sse4_2 has the W8A8 / W4A8 tiles (v128<Arch>) and
+// otherwise, like scalar, runs the reference code compiled for its flags.
 #pragma once
 
 #include <algorithm>
+#include <bit>
 #include <cfloat>
 #include <cstddef>
 #include <cstdint>
@@ -17,6 +19,7 @@
 
 #include "qlite/core/dispatch.hpp"
 #include "qlite/arch/gemm_kernels_decl.hpp"
+#include "qlite/arch/gemm_kernels_neon.hpp"
 #include "qlite/gemm/reference.hpp"
 
 #if defined(QLITE_X86_64)
@@ -34,7 +37,16 @@
 // act8_tile's loops are fully unrolled (GCC otherwise keeps copies of the accumulators).
 // Under AddressSanitizer the unrolled, instrumented kernels take tens of CPU-minutes to
 // compile, so sanitizer builds keep the loops rolled: the same operations in the same order.
+// (clang defines no __SANITIZE_ADDRESS__: unrolled, its -O1 ASan build of the AVX2 kernels
+// took 6 CPU-minutes, measured, and the SSE4.2 one failed with -Wpass-failed.)
 #if defined(__SANITIZE_ADDRESS__)
+#define QLITE_DETAIL_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define QLITE_DETAIL_ASAN 1
+#endif
+#endif
+#if defined(QLITE_DETAIL_ASAN)
 #define QLITE_DETAIL_UNROLL _Pragma("GCC unroll 1")
 #else
 #define QLITE_DETAIL_UNROLL _Pragma("GCC unroll 16")
@@ -180,11 +192,90 @@ struct v256 {
 
 inline void prefetch(const void* p) noexcept { _mm_prefetch(static_cast<const char*>(p), _MM_HINT_T0); }
 
+#if defined(QLITE_HAVE_AVXVNNI_TARGET)
+#define QLITE_DETAIL_AVXVNNI_TARGET __attribute__((target("avxvnni")))
+
+/// v256 with AVX-VNNI's VEX vpdpbusd (path avxvnni; only inside the target("avxvnni") tiles).
+template <class A>
+struct v256vnni : v256<A> {
+  using vi = __m256i;
+  static constexpr bool vnni = true;
+  // Tile rows: 2 × 2 panels. 3 × 2 spills (≈ 2 stack accesses per vpdpbusd for Q4_0); 2 × 2,
+  // 4 × 1, 6 × 1 measured alike (≈ 55 ms for W8A8 and W4A8 at 512 × 4096²); 3 × 1 −15 %.
+  static constexpr std::size_t rows = 2;
+  QLITE_DETAIL_AVXVNNI_TARGET static vi dot_u4(vi acc, vi u, vi s) noexcept {
+    return _mm256_dpbusd_avx_epi32(acc, u, s);
+  }
+  QLITE_DETAIL_AVXVNNI_TARGET static vi dot_u8(vi acc, vi u, vi x) noexcept {
+    return _mm256_dpbusd_avx_epi32(acc, u, x);
+  }
+};
+#endif
+
 inline std::int32_t load4(const void* p) noexcept {
   std::int32_t v;
   std::memcpy(&v, p, 4);
   return v;
 }
+
+/// 128-bit ops (SSE4.2: SSSE3 maddubs, SSE4.1 mullo/cvtepu8) for the W8A8 / W4A8 tiles only:
+/// without an FMA unit the float formats stay on the reference code (std::fma per weight).
+template <class A>
+struct v128 {
+  using vi = __m128i;
+  using vf = __m128;
+  static constexpr std::size_t lanes = 4;
+  static constexpr bool vnni = false;
+  static vi load(const void* p) noexcept { return _mm_loadu_si128(static_cast<const __m128i*>(p)); }
+  static vi zero() noexcept { return _mm_setzero_si128(); }
+  static vf fzero() noexcept { return _mm_setzero_ps(); }
+  static vi set1(std::int32_t v) noexcept { return _mm_set1_epi32(v); }
+  static vf fset1(float v) noexcept { return _mm_set1_ps(v); }
+  static vi band(vi a, vi b) noexcept { return _mm_and_si128(a, b); }
+  static vi srli16_4(vi a) noexcept { return _mm_srli_epi16(a, 4); }
+  static vi sub(vi a, vi b) noexcept { return _mm_sub_epi32(a, b); }
+  static vi mullo(vi a, vi b) noexcept { return _mm_mullo_epi32(a, b); }
+  static vf cvt(vi a) noexcept { return _mm_cvtepi32_ps(a); }
+  // No FMA unit; used once per group and output (the fold). a·b is exact in double; their sum
+  // with c rounded to odd in double (round to nearest, and if TwoSum's error is not 0 and the
+  // result even, one ulp towards the exact sum), then to float, rounds once like std::fma
+  // (Boldo–Melquiond: 53 ≥ 2·24 + 2 bits).
+  static vf fma(vf a, vf b, vf c) noexcept {
+    const auto pair = [](__m128 x, __m128 y, __m128 z) {  // lanes 0 and 1
+      const __m128d p = _mm_mul_pd(_mm_cvtps_pd(x), _mm_cvtps_pd(y)), zd = _mm_cvtps_pd(z);
+      const __m128d s = _mm_add_pd(p, zd), bb = _mm_sub_pd(s, p);
+      const __m128d e = _mm_add_pd(_mm_sub_pd(p, _mm_sub_pd(s, bb)), _mm_sub_pd(zd, bb));
+      const __m128i si = _mm_castpd_si128(s), zero = _mm_setzero_si128(), one = _mm_set1_epi64x(1);
+      const __m128i inexact_even = _mm_andnot_si128(_mm_castpd_si128(_mm_cmpeq_pd(e, _mm_setzero_pd())),
+                                                    _mm_cmpeq_epi64(_mm_and_si128(si, one), zero));
+      // e and s of opposite signs: the exact sum is smaller in magnitude (−1), else larger (+1).
+      const __m128i step = _mm_or_si128(_mm_cmpgt_epi64(zero, _mm_xor_si128(si, _mm_castpd_si128(e))), one);
+      return _mm_cvtpd_ps(_mm_castsi128_pd(_mm_add_epi64(si, _mm_and_si128(inexact_even, step))));
+    };
+    return _mm_movelh_ps(pair(a, b, c), pair(_mm_movehl_ps(a, a), _mm_movehl_ps(b, b), _mm_movehl_ps(c, c)));
+  }
+  static vf mul(vf a, vf b) noexcept { return _mm_mul_ps(a, b); }
+  static vf add(vf a, vf b) noexcept { return _mm_add_ps(a, b); }
+  static vf loadf(const float* p) noexcept { return _mm_loadu_ps(p); }
+  static void storef(float* p, vf v) noexcept { _mm_storeu_ps(p, v); }
+  static vf load_f16(const void* p) noexcept {  // no F16C: the reference's conversion
+    std::uint16_t h[4];
+    std::memcpy(h, p, sizeof h);
+    alignas(16) float f[4];
+    for (std::size_t i = 0; i < 4; ++i)
+      f[i] = std::bit_cast<float>(qlite::detail::fp16_bits_to_fp32_bits<A>(h[i]));
+    return _mm_load_ps(f);
+  }
+  static vi load_u8(const std::uint8_t* p) noexcept { return _mm_cvtepu8_epi32(_mm_cvtsi32_si128(load4(p))); }
+  static vi dot_u4(vi acc, vi u, vi s) noexcept {
+    return _mm_add_epi32(acc, _mm_madd_epi16(_mm_maddubs_epi16(u, s), _mm_set1_epi16(1)));
+  }
+  static vi dot_u8(vi acc, vi u, vi x) noexcept {  // Σ w·x exactly, w = u − 128 (see v512)
+    const vi w = _mm_xor_si128(u, _mm_set1_epi8(static_cast<char>(0x80)));
+    return _mm_add_epi32(
+        acc, _mm_madd_epi16(_mm_maddubs_epi16(_mm_abs_epi8(w), _mm_sign_epi8(x, w)), _mm_set1_epi16(1)));
+  }
+};
 
 // The fused activation, per element with the reference's std::exp / std::erf (so results
 // equal ref::gemm exactly). xsimd's vector exp/erf are not used: with GCC 12 they trip a
@@ -237,12 +328,13 @@ QLITE_FORCE_INLINE typename V::vf load_scales(const gemm_args& a, std::size_t p,
 
 /// W8A8 / W4A8 part of a tile: acc[r·NV + v] = fma(float(d), s, acc) per group in order, d the
 /// exact int32 dot product of the group. CPG chunks per group, unrolled; CPG = 0 walks the
-/// groups' chunks in a loop. Kept out of line with its int32 accumulators as plain loop
-/// variables: inlined into a bigger function, GCC 12 copies every accumulator twice per chunk.
+/// groups' chunks in a loop. Runs in a function of its own (act8_tile) with its int32
+/// accumulators as plain loop variables: inlined into a bigger function, GCC 12 copies every
+/// accumulator twice per chunk.
 // clang-format cannot lay out QLITE_DETAIL_UNROLL (a pragma) on a line of its own.
 // clang-format off
 template <class V, bool I4, std::size_t MR, std::size_t NP, std::size_t CPG>
-[[gnu::noinline]] void act8_tile(const gemm_args& args, std::size_t p, std::size_t m0,
+QLITE_FORCE_INLINE void act8_dot(const gemm_args& args, std::size_t p, std::size_t m0,
                                  typename V::vf* acc) noexcept {
   using vi = typename V::vi;
   const gemm_args a = args;  // a local copy: the stores to acc (may_alias vectors) cannot change it
@@ -324,6 +416,46 @@ QLITE_DETAIL_UNROLL
     for (std::size_t v = 0; v < NV; ++v) acc[r * NV + v] = fa[r][v];
 }
 // clang-format on
+
+template <class V>
+inline constexpr bool is_avxvnni_ops_v = false;
+/// The AVX-VNNI ops that replace V in the int8 tiles of the avxvnni path (void: none).
+template <class V>
+struct avxvnni_ops {
+  using type = void;
+};
+
+template <class V, bool I4, std::size_t MR, std::size_t NP, std::size_t CPG>
+[[gnu::noinline]] void act8_plain(const gemm_args& a, std::size_t p, std::size_t m0,
+                                  typename V::vf* acc) noexcept {
+  act8_dot<V, I4, MR, NP, CPG>(a, p, m0, acc);
+}
+
+#if defined(QLITE_HAVE_AVXVNNI_TARGET)
+template <class A>
+inline constexpr bool is_avxvnni_ops_v<v256vnni<A>> = true;
+template <class A>
+struct avxvnni_ops<v256<A>> {
+  using type = v256vnni<A>;
+};
+
+// flatten: V's dot products (target avxvnni) are inlined here, where that target is enabled.
+template <class V, bool I4, std::size_t MR, std::size_t NP, std::size_t CPG>
+[[gnu::noinline, gnu::flatten]] QLITE_DETAIL_AVXVNNI_TARGET void act8_avxvnni(const gemm_args& a,
+                                                                              std::size_t p, std::size_t m0,
+                                                                              typename V::vf* acc) noexcept {
+  act8_dot<V, I4, MR, NP, CPG>(a, p, m0, acc);
+}
+#endif
+
+/// act8_dot in a function of its own (compiled for AVX-VNNI with the v256vnni ops).
+template <class V, bool I4, std::size_t MR, std::size_t NP, std::size_t CPG>
+void act8_tile(const gemm_args& a, std::size_t p, std::size_t m0, typename V::vf* acc) noexcept {
+  if constexpr (is_avxvnni_ops_v<V>)
+    act8_avxvnni<V, I4, MR, NP, CPG>(a, p, m0, acc);
+  else
+    act8_plain<V, I4, MR, NP, CPG>(a, p, m0, acc);
+}
 
 #define QLITE_DETAIL_BF16_TARGET __attribute__((target("avx512f,avx512bw,avx512bf16")))
 
@@ -543,10 +675,18 @@ void tile(const gemm_args& a, std::size_t p, std::size_t m0) noexcept {
 template <class V, tile_kind K>
 inline constexpr bool wide_tile_v = V::lanes == 16 && K == tile_kind::act_bf16;
 
+template <class V, tile_kind K>
+constexpr std::size_t max_tile_rows() noexcept {
+  if constexpr (is_avxvnni_ops_v<V>)
+    return V::rows;
+  else
+    return V::lanes == 16 ? (wide_tile_v<V, K> ? 8 : 6) : V::lanes == 8 ? 3 : 2;
+}
+
 /// tile<…, MR, NP> for MR = mr (1 ≤ mr ≤ the arch's row step).
 template <class Arch, class V, tile_kind K, std::size_t NP, std::size_t MR = 1>
 void tile_rows(const gemm_args& a, std::size_t p, std::size_t m0, std::size_t mr) noexcept {
-  constexpr std::size_t max_rows = V::lanes == 16 ? (wide_tile_v<V, K> ? 8 : 6) : 3;
+  constexpr std::size_t max_rows = max_tile_rows<V, K>();
   if constexpr (MR < max_rows) {
     if (mr > MR) return tile_rows<Arch, V, K, NP, MR + 1>(a, p, m0, mr);
   }
@@ -557,18 +697,20 @@ template <class Arch, class V, tile_kind K>
 void run_panels(const gemm_args& a, std::size_t p0, std::size_t p1) noexcept {
   // Decode (M ≤ 2): 4 panels per tile for 4+ independent FMA chains; otherwise 6 rows × 2
   // panels (12 accumulators: enough to cover the vpdpbusd/FMA latency at 2 per cycle), 8 × 3
-  // for vdpbf16ps; AVX2 has 16 registers and two per panel: 3 rows × 2 panels.
+  // for vdpbf16ps; AVX2 has 16 registers and two per panel: 3 rows × 2 panels (2 × 2 for the
+  // AVX-VNNI int8 tiles).
   const bool decode = a.m <= 2;
   // Weight-only int at M = 1: 8 panels, i.e. 8 independent FMA chains (latency 4, 2 per cycle).
   constexpr bool wo_int = K == tile_kind::wo_int8 || K == tile_kind::wo_int4;
   const bool wide = wide_tile_v<V, K> && a.use_dpbf16;
-  const std::size_t mstep = V::lanes == 16 ? (wide ? 8 : 6) : 3;
+  const std::size_t mstep = wide_tile_v<V, K> && !wide ? 6 : max_tile_rows<V, K>();
   std::size_t p = p0;
   while (p < p1) {
     const std::size_t left = p1 - p;
     // AVX2 decodes 2 panels at a time: 4 panels need 32 live ymm (16 exist) and spill badly.
-    const std::size_t np =
-        decode && V::lanes == 16 && left >= 4 ? 4 : (wide && left >= 3 ? 3 : (left >= 2 ? 2 : 1));
+    const std::size_t np = decode && V::lanes == 16 && left >= 4
+                               ? 4
+                               : (wide && left >= 3 ? 3 : (left >= 2 && (V::lanes > 4 || a.m == 1) ? 2 : 1));
     if constexpr (wo_int && V::lanes == 16) {
       if (a.m == 1 && left >= 8) {
         tile<Arch, V, K, 1, 8>(a, p, 0);
@@ -591,15 +733,25 @@ void run_panels(const gemm_args& a, std::size_t p0, std::size_t p1) noexcept {
   }
 }
 
+/// W8A8 / W4A8 panels (on the avxvnni path with the v256vnni ops).
+template <class Arch, class V, tile_kind K>
+void run_act8_panels(const gemm_args& a, std::size_t p0, std::size_t p1) noexcept {
+  using VV = typename avxvnni_ops<V>::type;
+  if constexpr (!std::is_void_v<VV>) {
+    if (a.use_avxvnni) return run_panels<Arch, VV, K>(a, p0, p1);
+  }
+  run_panels<Arch, V, K>(a, p0, p1);
+}
+
 template <class Arch, class V>
 void simd_panels(const gemm_args& a, std::size_t p0, std::size_t p1) noexcept {
   const bool int8act = a.mode == gemm_mode::int8_activations;
   switch (a.kind) {
     case weight_kind::int8:
-      return int8act ? run_panels<Arch, V, tile_kind::act8_int8>(a, p0, p1)
+      return int8act ? run_act8_panels<Arch, V, tile_kind::act8_int8>(a, p0, p1)
                      : run_panels<Arch, V, tile_kind::wo_int8>(a, p0, p1);
     case weight_kind::int4:
-      return int8act ? run_panels<Arch, V, tile_kind::act8_int4>(a, p0, p1)
+      return int8act ? run_act8_panels<Arch, V, tile_kind::act8_int4>(a, p0, p1)
                      : run_panels<Arch, V, tile_kind::wo_int4>(a, p0, p1);
     case weight_kind::f32:
       return run_panels<Arch, V, tile_kind::wo_f32>(a, p0, p1);
@@ -623,6 +775,20 @@ void gemm_panels(const qlite::detail::gemm_args& a, std::size_t p0, std::size_t 
     return gemm_detail::simd_panels<Arch, gemm_detail::v512<Arch>>(a, p0, p1);
   } else if constexpr (std::is_base_of_v<xsimd::fma3<xsimd::avx2>, Arch>) {
     return gemm_detail::simd_panels<Arch, gemm_detail::v256<Arch>>(a, p0, p1);
+  } else if constexpr (std::is_base_of_v<xsimd::sse4_2, Arch>) {
+    if (a.mode == gemm_mode::int8_activations) {
+      using V = gemm_detail::v128<Arch>;
+      if (a.kind == qlite::detail::weight_kind::int8)
+        return gemm_detail::run_panels<Arch, V, gemm_detail::tile_kind::act8_int8>(a, p0, p1);
+      return gemm_detail::run_panels<Arch, V, gemm_detail::tile_kind::act8_int4>(a, p0, p1);
+    }
+    return ref::detail::gemm_panels<Arch>(a, p0, p1);
+  } else {
+    return ref::detail::gemm_panels<Arch>(a, p0, p1);
+  }
+#elif defined(QLITE_AARCH64)
+  if constexpr (std::is_base_of_v<xsimd::neon64, Arch>) {
+    return neon_detail::gemm_panels<Arch>(a, p0, p1);
   } else {
     return ref::detail::gemm_panels<Arch>(a, p0, p1);
   }
@@ -685,6 +851,7 @@ void gemm_round_bf16(const float* x, std::size_t ldx, std::size_t m, std::size_t
 }  // namespace qlite::kernel
 
 #undef QLITE_DETAIL_UNROLL
+#undef QLITE_DETAIL_ASAN
 
 #if defined(__GNUC__) && !defined(__clang__)
 #pragma GCC diagnostic pop

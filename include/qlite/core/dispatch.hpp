@@ -12,10 +12,13 @@
 //     `qlite_enable_runtime_dispatch(target)`): per-arch TUs provide every instruction set of
 //     the platform and the active arch is the best one the CPU has.
 //
-// In both, the environment variable QLITE_ARCH=scalar|sse2|sse4_2|avx2|avx512bw|avx512vnni|
-// neon64 forces a path (read once, at first use); `set_active_arch` does the same from code
-// (tests run every path that way). Asking for a path this build lacks, or this CPU cannot
-// run, throws `qlite::error` (errc::arch_unavailable) naming it: never SIGILL.
+// In both, the environment variable QLITE_ARCH=scalar|sse2|sse4_2|avx2|avxvnni|avx512bw|
+// avx512vnni|neon64|neon64_dotprod forces a path (read once, at first use); `set_active_arch`
+// does the same from code (tests run every path that way). Asking for a path this build lacks,
+// or this CPU cannot run, throws `qlite::error` (errc::arch_unavailable) naming it: never SIGILL.
+// `avxvnni` (AVX2 + AVX-VNNI's VEX vpdpbusd) and `neon64_dotprod` (NEON + sdot) are paths of
+// their own on the avx2 / neon64 kernels: their int8 tiles pick those instructions at run time
+// (gemm_args), so `avx2` and `neon64` name the paths without the extension.
 //
 //   for (qlite::arch_id a : qlite::available_archs()) {
 //     qlite::set_active_arch(a);
@@ -51,6 +54,12 @@ struct avx512vnni : xsimd::avx512bw {
 };
 #endif
 
+/// Whether this compiler can build functions for AVX-VNNI (`target("avxvnni")`: GCC 11, clang 12).
+#if defined(QLITE_X86_64) && \
+    (defined(__clang__) ? __clang_major__ >= 12 : (defined(__GNUC__) && __GNUC__ >= 11))
+#define QLITE_HAVE_AVXVNNI_TARGET 1
+#endif
+
 /// The xsimd arch whose `batch` types a kernel for `Arch` uses.
 template <class Arch>
 struct simd_arch {
@@ -66,11 +75,21 @@ template <class Arch>
 using simd_arch_t = typename simd_arch<Arch>::type;
 
 /// The paths qlite knows, from slowest to fastest within a platform.
-enum class arch_id : unsigned char { scalar, sse2, sse4_2, avx2, avx512bw, avx512vnni, neon64 };
+enum class arch_id : unsigned char {
+  scalar,
+  sse2,
+  sse4_2,
+  avx2,
+  avxvnni,
+  avx512bw,
+  avx512vnni,
+  neon64,
+  neon64_dotprod
+};
 
-inline constexpr std::array<arch_id, 7> all_arch_ids = {
-    arch_id::scalar,   arch_id::sse2,       arch_id::sse4_2, arch_id::avx2,
-    arch_id::avx512bw, arch_id::avx512vnni, arch_id::neon64};
+inline constexpr std::array<arch_id, 9> all_arch_ids = {
+    arch_id::scalar,   arch_id::sse2,       arch_id::sse4_2, arch_id::avx2,          arch_id::avxvnni,
+    arch_id::avx512bw, arch_id::avx512vnni, arch_id::neon64, arch_id::neon64_dotprod};
 
 constexpr std::string_view to_string(arch_id a) noexcept {
   switch (a) {
@@ -82,12 +101,16 @@ constexpr std::string_view to_string(arch_id a) noexcept {
       return "sse4_2";
     case arch_id::avx2:
       return "avx2";
+    case arch_id::avxvnni:
+      return "avxvnni";
     case arch_id::avx512bw:
       return "avx512bw";
     case arch_id::avx512vnni:
       return "avx512vnni";
     case arch_id::neon64:
       return "neon64";
+    case arch_id::neon64_dotprod:
+      return "neon64_dotprod";
   }
   return "unknown";
 }
@@ -109,12 +132,16 @@ inline bool cpu_supports(arch_id a) noexcept {
       return f.sse4_2;
     case arch_id::avx2:
       return f.avx2 && f.fma && f.f16c;
+    case arch_id::avxvnni:
+      return cpu_supports(arch_id::avx2) && f.avx_vnni;
     case arch_id::avx512bw:
       return f.avx2 && f.fma && f.f16c && f.avx512f && f.avx512bw && f.avx512dq && f.avx512vl && f.avx512cd;
     case arch_id::avx512vnni:
       return cpu_supports(arch_id::avx512bw) && f.avx512_vnni;
     case arch_id::neon64:
       return f.neon;
+    case arch_id::neon64_dotprod:
+      return f.neon && f.dotprod;
   }
   return false;
 }
@@ -132,12 +159,18 @@ constexpr arch_id static_arch_id() noexcept {
     return arch_id::avx512bw;
 #endif
   } else if constexpr (std::is_base_of_v<xsimd::avx2, A> && std::is_base_of_v<xsimd::fma3<xsimd::avx2>, A>) {
+#if defined(__AVXVNNI__)
+    return arch_id::avxvnni;
+#else
     return arch_id::avx2;
+#endif
   } else if constexpr (std::is_base_of_v<xsimd::sse4_2, A>) {
     return arch_id::sse4_2;
   } else {
     return arch_id::sse2;
   }
+#elif defined(QLITE_AARCH64) && defined(__ARM_FEATURE_DOTPROD)
+  return arch_id::neon64_dotprod;
 #elif defined(QLITE_AARCH64)
   return arch_id::neon64;
 #else
@@ -157,6 +190,10 @@ constexpr bool arch_compiled(arch_id a) noexcept {
 #if defined(QLITE_HAVE_ARCH_AVX2)
     case arch_id::avx2:
       return true;
+#if defined(QLITE_HAVE_AVXVNNI_TARGET)
+    case arch_id::avxvnni:  // the avx2 kernels' target("avxvnni") tiles
+      return true;
+#endif
 #endif
 #if defined(QLITE_HAVE_ARCH_AVX512BW)
     case arch_id::avx512bw:
@@ -168,6 +205,7 @@ constexpr bool arch_compiled(arch_id a) noexcept {
 #endif
 #if defined(QLITE_HAVE_ARCH_NEON64)
     case arch_id::neon64:
+    case arch_id::neon64_dotprod:  // the neon64 kernels' sdot tiles
       return true;
 #endif
     default:
@@ -183,8 +221,8 @@ inline arch_id parse_arch(std::string_view name) {
     if (to_string(a) == name) return a;
   throw error(errc::invalid_argument,
               "QLITE_ARCH=" + std::string(name) +
-                  " is not an arch name; expected one of scalar, sse2, sse4_2, avx2, avx512bw, "
-                  "avx512vnni, neon64");
+                  " is not an arch name; expected one of scalar, sse2, sse4_2, avx2, avxvnni, "
+                  "avx512bw, avx512vnni, neon64, neon64_dotprod");
 }
 
 inline void require_arch(arch_id a) {
@@ -249,6 +287,7 @@ decltype(auto) dispatch(F&& f, arch_id a = active_arch()) {
 #endif
 #if defined(QLITE_HAVE_ARCH_AVX2)
     case arch_id::avx2:
+    case arch_id::avxvnni:
       return f(xsimd::fma3<xsimd::avx2>{});
 #endif
 #if defined(QLITE_HAVE_ARCH_AVX512BW)
@@ -261,6 +300,7 @@ decltype(auto) dispatch(F&& f, arch_id a = active_arch()) {
 #endif
 #if defined(QLITE_HAVE_ARCH_NEON64)
     case arch_id::neon64:
+    case arch_id::neon64_dotprod:
       return f(xsimd::neon64{});
 #endif
 #else

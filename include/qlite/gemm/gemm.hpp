@@ -56,6 +56,9 @@ void gemm(matrix_view<const float> x, const packed_weights<Format>& w, matrix_vi
   detail::gemm_call c = detail::make_gemm_call(x, w.storage(), y, params, Format::name());
   const detail::packed_storage& s = w.storage();
   c.args.use_dpbf16 = cpu().avx512_bf16;
+  const arch_id path = active_arch();
+  c.args.use_avxvnni = path == arch_id::avxvnni;
+  c.args.use_dotprod = path == arch_id::neon64_dotprod;
   const unsigned threads = params.threads ? params.threads : default_threads();
   dispatch([&](auto arch) {
     using A = decltype(arch);

@@ -72,7 +72,9 @@ struct gemm_args {
   float output_scale = 1.0f;
   activation act = activation::none;
   gemm_mode mode = gemm_mode::weight_only;
-  bool use_dpbf16 = false;  ///< the CPU has AVX512-BF16 (decided outside the kernels)
+  bool use_dpbf16 = false;   ///< the CPU has AVX512-BF16 (decided outside the kernels)
+  bool use_avxvnni = false;  ///< avx2 kernels: the int8 tiles use AVX-VNNI (path avxvnni)
+  bool use_dotprod = false;  ///< neon64 kernels: the int8 tiles use sdot (path neon64_dotprod)
 };
 
 /// The zero code of an integer layout's group (asymmetric: stored per lane).

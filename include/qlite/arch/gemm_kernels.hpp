@@ -19,26 +19,17 @@
 
 #include "qlite/core/dispatch.hpp"
 #include "qlite/arch/gemm_kernels_decl.hpp"
-#include "qlite/arch/gemm_kernels_neon.hpp"
 #include "qlite/gemm/reference.hpp"
 
 #if defined(QLITE_X86_64)
 #include <immintrin.h>
 #endif
 
-// GCC 12 reports the _mm512_undefined_* placeholders inside its own AVX-512 intrinsics as
-// maybe-uninitialized once they are inlined into these kernels (a false positive, GCC PR
-// 105593); silenced for the kernels of this file only.
-#if defined(__GNUC__) && !defined(__clang__)
-#pragma GCC diagnostic push
-#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
-#endif
-
-// act8_tile's loops are fully unrolled (GCC otherwise keeps copies of the accumulators).
-// Under AddressSanitizer the unrolled, instrumented kernels take tens of CPU-minutes to
-// compile, so sanitizer builds keep the loops rolled: the same operations in the same order.
-// (clang defines no __SANITIZE_ADDRESS__: unrolled, its -O1 ASan build of the AVX2 kernels
-// took 6 CPU-minutes, measured, and the SSE4.2 one failed with -Wpass-failed.)
+// The int8 tiles' loops (act8_tile here, the NEON tiles in gemm_kernels_neon.hpp) are fully
+// unrolled (GCC otherwise keeps copies of the accumulators). Under AddressSanitizer the unrolled,
+// instrumented kernels take tens of CPU-minutes to compile, so sanitizer builds keep the loops rolled: the
+// same operations in the same order. (clang defines no __SANITIZE_ADDRESS__: unrolled, its -O1 ASan build of
+// the AVX2 kernels took 6 CPU-minutes, measured, and the SSE4.2 one failed with -Wpass-failed.)
 #if defined(__SANITIZE_ADDRESS__)
 #define QLITE_DETAIL_ASAN 1
 #elif defined(__has_feature)
@@ -50,6 +41,16 @@
 #define QLITE_DETAIL_UNROLL _Pragma("GCC unroll 1")
 #else
 #define QLITE_DETAIL_UNROLL _Pragma("GCC unroll 16")
+#endif
+
+#include "qlite/arch/gemm_kernels_neon.hpp"
+
+// GCC 12 reports the _mm512_undefined_* placeholders inside its own AVX-512 intrinsics as
+// maybe-uninitialized once they are inlined into these kernels (a false positive, GCC PR
+// 105593); silenced for the kernels of this file only.
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
 #endif
 
 namespace qlite::kernel {
@@ -852,6 +853,9 @@ void gemm_round_bf16(const float* x, std::size_t ldx, std::size_t m, std::size_t
 
 #undef QLITE_DETAIL_UNROLL
 #undef QLITE_DETAIL_ASAN
+#undef QLITE_DETAIL_AVXVNNI_TARGET
+#undef QLITE_DETAIL_BF16_TARGET
+#undef QLITE_DETAIL_DOTPROD_TARGET
 
 #if defined(__GNUC__) && !defined(__clang__)
 #pragma GCC diagnostic pop

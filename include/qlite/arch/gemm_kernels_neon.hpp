@@ -34,17 +34,7 @@
 #define QLITE_DETAIL_DOTPROD_TARGET __attribute__((target("arch=armv8.2-a+dotprod")))
 #endif
 
-#if defined(__SANITIZE_ADDRESS__)
-#define QLITE_DETAIL_NEON_UNROLL _Pragma("GCC unroll 1")
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
-#define QLITE_DETAIL_NEON_UNROLL _Pragma("GCC unroll 1")
-#else
-#define QLITE_DETAIL_NEON_UNROLL _Pragma("GCC unroll 16")
-#endif
-#else
-#define QLITE_DETAIL_NEON_UNROLL _Pragma("GCC unroll 16")
-#endif
+// QLITE_DETAIL_UNROLL (rolled under AddressSanitizer) comes from arch/gemm_kernels.hpp.
 
 namespace qlite::kernel::neon_detail {
 
@@ -90,7 +80,7 @@ QLITE_FORCE_INLINE void load_zeros(const gemm_args& a, std::size_t p, std::size_
 template <class Arch, bool I4, std::size_t MR, std::size_t NP>
 QLITE_FORCE_INLINE void start_group(const gemm_args& a, std::size_t p, std::size_t g, std::size_t m0,
                                     int32x4_t (&ia)[MR][NP * 4]) noexcept {
-QLITE_DETAIL_NEON_UNROLL
+QLITE_DETAIL_UNROLL
   for (std::size_t j = 0; j < NP; ++j) {
     int32x4_t z[4];
     if (I4 && a.asym) {
@@ -98,10 +88,10 @@ QLITE_DETAIL_NEON_UNROLL
     } else {
       for (auto& v : z) v = vdupq_n_s32(I4 ? 8 : 0);
     }
-QLITE_DETAIL_NEON_UNROLL
+QLITE_DETAIL_UNROLL
     for (std::size_t r = 0; r < MR; ++r) {
       const std::int32_t gs = I4 ? a.x_gsum[(m0 + r) * a.groups + g] : 0;
-QLITE_DETAIL_NEON_UNROLL
+QLITE_DETAIL_UNROLL
       for (std::size_t h = 0; h < 4; ++h) ia[r][j * 4 + h] = vmulq_n_s32(z[h], -gs);
     }
   }
@@ -112,10 +102,10 @@ template <class Arch, std::size_t MR, std::size_t NP>
 QLITE_FORCE_INLINE void fold_group(const gemm_args& a, std::size_t p, std::size_t g,
                                    const int32x4_t (&d)[MR][NP * 4],
                                    float32x4_t (&fa)[MR][NP * 4]) noexcept {
-QLITE_DETAIL_NEON_UNROLL
+QLITE_DETAIL_UNROLL
   for (std::size_t v = 0; v < NP * 4; ++v) {
     const float32x4_t sc = load_scales<Arch>(a, p + v / 4, g, v % 4);
-QLITE_DETAIL_NEON_UNROLL
+QLITE_DETAIL_UNROLL
     for (std::size_t r = 0; r < MR; ++r) fa[r][v] = vfmaq_f32(fa[r][v], vcvtq_f32_s32(d[r][v]), sc);
   }
 }
@@ -127,18 +117,18 @@ QLITE_FORCE_INLINE QLITE_DETAIL_DOTPROD_TARGET void sdot_chunk(const gemm_args& 
                                                                std::size_t c,
                                                                const int8x16_t (&xv)[MR],
                                                                int32x4_t (&ia)[MR][NP * 4]) noexcept {
-QLITE_DETAIL_NEON_UNROLL
+QLITE_DETAIL_UNROLL
   for (std::size_t v = 0; v < NP * 4; ++v) {
     const uint8x16_t b = vld1q_u8(w + (v / 4) * a.panel_bytes + c * cb + (v % 4) * 16);
     if constexpr (I4) {
       const int8x16_t lo = vreinterpretq_s8_u8(vandq_u8(b, vdupq_n_u8(0x0F)));
       const int8x16_t hi = vreinterpretq_s8_u8(vshrq_n_u8(b, 4));
-QLITE_DETAIL_NEON_UNROLL
+QLITE_DETAIL_UNROLL
       for (std::size_t r = 0; r < MR; ++r)
         ia[r][v] = vdotq_laneq_s32(vdotq_laneq_s32(ia[r][v], lo, xv[r], L), hi, xv[r], L + 1);
     } else {
       const int8x16_t wv = vreinterpretq_s8_u8(veorq_u8(b, vdupq_n_u8(0x80)));
-QLITE_DETAIL_NEON_UNROLL
+QLITE_DETAIL_UNROLL
       for (std::size_t r = 0; r < MR; ++r) ia[r][v] = vdotq_laneq_s32(ia[r][v], wv, xv[r], L);
     }
   }
@@ -154,9 +144,9 @@ template <class Arch, bool I4, std::size_t MR, std::size_t NP>
   const std::uint8_t* w = a.data + p * a.panel_bytes;
   const std::int8_t* x = a.xq + m0 * a.k_padded;
   float32x4_t fa[MR][NV];
-QLITE_DETAIL_NEON_UNROLL
+QLITE_DETAIL_UNROLL
   for (std::size_t r = 0; r < MR; ++r)
-QLITE_DETAIL_NEON_UNROLL
+QLITE_DETAIL_UNROLL
     for (std::size_t v = 0; v < NV; ++v) fa[r][v] = vdupq_n_f32(0.0f);
   for (std::size_t g = 0; g < a.groups; ++g) {
     int32x4_t ia[MR][NV];
@@ -165,7 +155,7 @@ QLITE_DETAIL_NEON_UNROLL
     std::size_t c = c0;
     int8x16_t xv[MR];
     for (; c + per_load <= c1; c += per_load) {
-QLITE_DETAIL_NEON_UNROLL
+QLITE_DETAIL_UNROLL
       for (std::size_t r = 0; r < MR; ++r) xv[r] = vld1q_s8(x + r * a.k_padded + c * ck);
       if constexpr (I4) {
         sdot_chunk<Arch, I4, MR, NP, 0>(a, w, c, xv, ia);
@@ -178,15 +168,15 @@ QLITE_DETAIL_NEON_UNROLL
       }
     }
     for (; c < c1; ++c) {  // int8 per-channel: K/4 need not be a multiple of 4 (x is padded)
-QLITE_DETAIL_NEON_UNROLL
+QLITE_DETAIL_UNROLL
       for (std::size_t r = 0; r < MR; ++r) xv[r] = vld1q_s8(x + r * a.k_padded + c * ck);
       sdot_chunk<Arch, I4, MR, NP, 0>(a, w, c, xv, ia);
     }
     fold_group<Arch, MR, NP>(a, p, g, ia, fa);
   }
-QLITE_DETAIL_NEON_UNROLL
+QLITE_DETAIL_UNROLL
   for (std::size_t r = 0; r < MR; ++r)
-QLITE_DETAIL_NEON_UNROLL
+QLITE_DETAIL_UNROLL
     for (std::size_t v = 0; v < NV; ++v) out[r * NV + v] = fa[r][v];
 }
 
@@ -200,28 +190,28 @@ template <class Arch, bool I4, std::size_t MR, std::size_t NP>
   const std::uint8_t* w = a.data + p * a.panel_bytes;
   const std::int8_t* x = a.xq + m0 * a.k_padded;
   float32x4_t fa[MR][NV];
-QLITE_DETAIL_NEON_UNROLL
+QLITE_DETAIL_UNROLL
   for (std::size_t r = 0; r < MR; ++r)
-QLITE_DETAIL_NEON_UNROLL
+QLITE_DETAIL_UNROLL
     for (std::size_t v = 0; v < NV; ++v) fa[r][v] = vdupq_n_f32(0.0f);
   for (std::size_t g = 0; g < a.groups; ++g) {
     int32x4_t ia[MR][NV];
     start_group<Arch, I4, MR, NP>(a, p, g, m0, ia);
     for (std::size_t c = g * cpg; c < (g + 1) * cpg; ++c) {
       int8x16_t x0[MR], x1[MR];  // x[ck·c …] repeated in each lane (int4: x1 for the high nibbles)
-QLITE_DETAIL_NEON_UNROLL
+QLITE_DETAIL_UNROLL
       for (std::size_t r = 0; r < MR; ++r) {
         const std::int8_t* xr = x + r * a.k_padded + c * ck;
         x0[r] = vreinterpretq_s8_s32(vdupq_n_s32(load_i32<Arch>(xr)));
         x1[r] = I4 ? vreinterpretq_s8_s32(vdupq_n_s32(load_i32<Arch>(xr + 4))) : x0[r];
       }
-QLITE_DETAIL_NEON_UNROLL
+QLITE_DETAIL_UNROLL
       for (std::size_t v = 0; v < NV; ++v) {
         const uint8x16_t b = vld1q_u8(w + (v / 4) * a.panel_bytes + c * cb + (v % 4) * 16);
         const int8x16_t w0 =
             vreinterpretq_s8_u8(I4 ? vandq_u8(b, vdupq_n_u8(0x0F)) : veorq_u8(b, vdupq_n_u8(0x80)));
         const int8x16_t w1 = vreinterpretq_s8_u8(vshrq_n_u8(b, 4));
-QLITE_DETAIL_NEON_UNROLL
+QLITE_DETAIL_UNROLL
         for (std::size_t r = 0; r < MR; ++r) {
           int16x8_t lo = vmull_s8(vget_low_s8(w0), vget_low_s8(x0[r])), hi = vmull_high_s8(w0, x0[r]);
           if constexpr (I4) {
@@ -234,9 +224,9 @@ QLITE_DETAIL_NEON_UNROLL
     }
     fold_group<Arch, MR, NP>(a, p, g, ia, fa);
   }
-QLITE_DETAIL_NEON_UNROLL
+QLITE_DETAIL_UNROLL
   for (std::size_t r = 0; r < MR; ++r)
-QLITE_DETAIL_NEON_UNROLL
+QLITE_DETAIL_UNROLL
     for (std::size_t v = 0; v < NV; ++v) out[r * NV + v] = fa[r][v];
 }
 
@@ -256,27 +246,27 @@ template <class Arch, bool I4, std::size_t MR, std::size_t NP>
   constexpr std::size_t NV = NP * 4, ck = I4 ? 8 : 4;
   const std::size_t cpg = a.group / ck;
   float32x4_t acc[MR][NV];
-QLITE_DETAIL_NEON_UNROLL
+QLITE_DETAIL_UNROLL
   for (std::size_t r = 0; r < MR; ++r)
-QLITE_DETAIL_NEON_UNROLL
+QLITE_DETAIL_UNROLL
     for (std::size_t v = 0; v < NV; ++v) acc[r][v] = vdupq_n_f32(0.0f);
   for (std::size_t g = 0; g < a.groups; ++g) {
     float32x4_t s[MR][NV];
-QLITE_DETAIL_NEON_UNROLL
+QLITE_DETAIL_UNROLL
     for (std::size_t r = 0; r < MR; ++r)
-QLITE_DETAIL_NEON_UNROLL
+QLITE_DETAIL_UNROLL
       for (std::size_t v = 0; v < NV; ++v) s[r][v] = vdupq_n_f32(0.0f);
     int8x16_t z[NP];  // int4: the zero codes (≤ 15) as s8
-QLITE_DETAIL_NEON_UNROLL
+QLITE_DETAIL_UNROLL
     for (std::size_t j = 0; j < NP; ++j)
       z[j] = I4 && a.asym ? vreinterpretq_s8_u8(vld1q_u8(a.zeros + ((p + j) * a.groups + g) * panel_rows))
                           : vdupq_n_s8(8);
     for (std::size_t c = g * cpg; c < (g + 1) * cpg; ++c) {
       int8x16_t q[NP][ck];  // q[j][i]: k = ck·c + i of the 16 lanes of panel p + j
-QLITE_DETAIL_NEON_UNROLL
+QLITE_DETAIL_UNROLL
       for (std::size_t j = 0; j < NP; ++j) {
         const uint8x16x4_t b = vld4q_u8(a.data + (p + j) * a.panel_bytes + c * cb);
-QLITE_DETAIL_NEON_UNROLL
+QLITE_DETAIL_UNROLL
         for (std::size_t i = 0; i < 4; ++i) {
           if constexpr (I4) {
             q[j][i] = vsubq_s8(vreinterpretq_s8_u8(vandq_u8(b.val[i], vdupq_n_u8(0x0F))), z[j]);
@@ -286,30 +276,30 @@ QLITE_DETAIL_NEON_UNROLL
           }
         }
       }
-QLITE_DETAIL_NEON_UNROLL
+QLITE_DETAIL_UNROLL
       for (std::size_t i = 0; i < ck; ++i) {
         const std::size_t k = c * ck + i;
         float32x4_t f[NV];
-QLITE_DETAIL_NEON_UNROLL
+QLITE_DETAIL_UNROLL
         for (std::size_t j = 0; j < NP; ++j) s8_to_f32<Arch>(q[j][i], f + 4 * j);
-QLITE_DETAIL_NEON_UNROLL
+QLITE_DETAIL_UNROLL
         for (std::size_t r = 0; r < MR; ++r) {
           const float xk = a.x[(m0 + r) * a.ldx + k];
-QLITE_DETAIL_NEON_UNROLL
+QLITE_DETAIL_UNROLL
           for (std::size_t v = 0; v < NV; ++v) s[r][v] = vfmaq_n_f32(s[r][v], f[v], xk);
         }
       }
     }
-QLITE_DETAIL_NEON_UNROLL
+QLITE_DETAIL_UNROLL
     for (std::size_t v = 0; v < NV; ++v) {
       const float32x4_t sc = load_scales<Arch>(a, p + v / 4, g, v % 4);
-QLITE_DETAIL_NEON_UNROLL
+QLITE_DETAIL_UNROLL
       for (std::size_t r = 0; r < MR; ++r) acc[r][v] = vfmaq_f32(acc[r][v], s[r][v], sc);
     }
   }
-QLITE_DETAIL_NEON_UNROLL
+QLITE_DETAIL_UNROLL
   for (std::size_t r = 0; r < MR; ++r)
-QLITE_DETAIL_NEON_UNROLL
+QLITE_DETAIL_UNROLL
     for (std::size_t v = 0; v < NV; ++v) out[r * NV + v] = acc[r][v];
 }
 
@@ -320,14 +310,14 @@ template <class Arch, kind K, std::size_t MR, std::size_t NP>
                                   float32x4_t* out) noexcept {
   constexpr std::size_t NV = NP * 4;
   float32x4_t acc[MR][NV];
-QLITE_DETAIL_NEON_UNROLL
+QLITE_DETAIL_UNROLL
   for (std::size_t r = 0; r < MR; ++r)
-QLITE_DETAIL_NEON_UNROLL
+QLITE_DETAIL_UNROLL
     for (std::size_t v = 0; v < NV; ++v) acc[r][v] = vdupq_n_f32(0.0f);
   if constexpr (K == kind::wo_f32 || K == kind::wo_f16) {
     for (std::size_t k = 0; k < a.k_padded; ++k) {
       float32x4_t wv[NV];
-QLITE_DETAIL_NEON_UNROLL
+QLITE_DETAIL_UNROLL
       for (std::size_t j = 0; j < NP; ++j) {
         const std::uint8_t* src = a.data + (p + j) * a.panel_bytes;
         if constexpr (K == kind::wo_f16) {
@@ -339,51 +329,51 @@ QLITE_DETAIL_NEON_UNROLL
           wv[4 * j + 3] = vcvt_high_f32_f16(h1);
         } else {
           const float32x4x4_t fb = vld1q_f32_x4(reinterpret_cast<const float*>(src) + k * panel_rows);
-QLITE_DETAIL_NEON_UNROLL
+QLITE_DETAIL_UNROLL
           for (std::size_t h = 0; h < 4; ++h) wv[4 * j + h] = fb.val[h];
         }
       }
-QLITE_DETAIL_NEON_UNROLL
+QLITE_DETAIL_UNROLL
       for (std::size_t r = 0; r < MR; ++r) {
         const float xk = a.x[(m0 + r) * a.ldx + k];
-QLITE_DETAIL_NEON_UNROLL
+QLITE_DETAIL_UNROLL
         for (std::size_t v = 0; v < NV; ++v) acc[r][v] = vfmaq_n_f32(acc[r][v], wv[v], xk);
       }
     }
   } else {  // bf16 pairs: lane l of chunk c = bf16(w[2c]) | bf16(w[2c+1]) << 16
     for (std::size_t c = 0; c < a.k_padded / 2; ++c) {
       float32x4_t lo[NV], hi[NV];
-QLITE_DETAIL_NEON_UNROLL
+QLITE_DETAIL_UNROLL
       for (std::size_t j = 0; j < NP; ++j) {
         const std::uint8_t* src = a.data + (p + j) * a.panel_bytes + c * cb;
         const uint32x4x4_t wb = vld1q_u32_x4(reinterpret_cast<const std::uint32_t*>(src));
-QLITE_DETAIL_NEON_UNROLL
+QLITE_DETAIL_UNROLL
         for (std::size_t h = 0; h < 4; ++h) {
           lo[4 * j + h] = vreinterpretq_f32_u32(vshlq_n_u32(wb.val[h], 16));
           hi[4 * j + h] = vreinterpretq_f32_u32(vandq_u32(wb.val[h], vdupq_n_u32(0xFFFF0000U)));
         }
       }
-QLITE_DETAIL_NEON_UNROLL
+QLITE_DETAIL_UNROLL
       for (std::size_t r = 0; r < MR; ++r) {
         const std::size_t m = m0 + r;
         if constexpr (K == kind::wo_bf16) {
           const float x0 = a.x[m * a.ldx + 2 * c], x1 = a.x[m * a.ldx + 2 * c + 1];
-QLITE_DETAIL_NEON_UNROLL
+QLITE_DETAIL_UNROLL
           for (std::size_t v = 0; v < NV; ++v)
             acc[r][v] = vfmaq_n_f32(vfmaq_n_f32(acc[r][v], lo[v], x0), hi[v], x1);
         } else {
           const auto pair = static_cast<std::uint32_t>(load_i32<Arch>(a.xb + m * a.k_padded + 2 * c));
           const float x0 = std::bit_cast<float>(pair << 16), x1 = std::bit_cast<float>(pair & 0xFFFF0000U);
-QLITE_DETAIL_NEON_UNROLL
+QLITE_DETAIL_UNROLL
           for (std::size_t v = 0; v < NV; ++v)
             acc[r][v] = vfmaq_n_f32(vfmaq_n_f32(acc[r][v], hi[v], x1), lo[v], x0);
         }
       }
     }
   }
-QLITE_DETAIL_NEON_UNROLL
+QLITE_DETAIL_UNROLL
   for (std::size_t r = 0; r < MR; ++r)
-QLITE_DETAIL_NEON_UNROLL
+QLITE_DETAIL_UNROLL
     for (std::size_t v = 0; v < NV; ++v) out[r * NV + v] = acc[r][v];
 }
 // clang-format on
@@ -482,6 +472,6 @@ void gemm_panels(const gemm_args& a, std::size_t p0, std::size_t p1) noexcept {
 
 }  // namespace qlite::kernel::neon_detail
 
-#undef QLITE_DETAIL_NEON_UNROLL
+#undef QLITE_DETAIL_UNROLL
 
 #endif  // QLITE_AARCH64

@@ -43,6 +43,25 @@
 #define QLITE_DETAIL_UNROLL _Pragma("GCC unroll 16")
 #endif
 
+// What the x86 and NEON kernels share.
+namespace qlite::kernel::gemm_detail {
+
+using qlite::detail::gemm_args;
+using qlite::detail::panel_rows;
+using qlite::detail::weight_kind;
+
+inline constexpr std::size_t cb = 64;  // chunk bytes
+
+enum class tile_kind { act8_int8, act8_int4, wo_int8, wo_int4, wo_f32, wo_f16, wo_bf16, act_bf16 };
+
+inline std::int32_t load4(const void* p) noexcept {
+  std::int32_t v;
+  std::memcpy(&v, p, 4);
+  return v;
+}
+
+}  // namespace qlite::kernel::gemm_detail
+
 #include "qlite/arch/gemm_kernels_neon.hpp"
 
 // GCC 12 reports the _mm512_undefined_* placeholders inside its own AVX-512 intrinsics as
@@ -56,14 +75,6 @@
 namespace qlite::kernel {
 
 namespace gemm_detail {
-
-using qlite::detail::gemm_args;
-using qlite::detail::panel_rows;
-using qlite::detail::weight_kind;
-
-inline constexpr std::size_t cb = 64;  // chunk bytes
-
-enum class tile_kind { act8_int8, act8_int4, wo_int8, wo_int4, wo_f32, wo_f16, wo_bf16, act_bf16 };
 
 #if defined(QLITE_X86_64)
 
@@ -212,12 +223,6 @@ struct v256vnni : v256<A> {
   }
 };
 #endif
-
-inline std::int32_t load4(const void* p) noexcept {
-  std::int32_t v;
-  std::memcpy(&v, p, 4);
-  return v;
-}
 
 /// 128-bit ops (SSE4.2: SSSE3 maddubs, SSE4.1 mullo/cvtepu8) for the W8A8 / W4A8 tiles only:
 /// without an FMA unit the float formats stay on the reference code (std::fma per weight).

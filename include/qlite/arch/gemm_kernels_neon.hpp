@@ -17,7 +17,6 @@
 #include <algorithm>
 #include <cstddef>
 #include <cstdint>
-#include <cstring>
 
 #include "qlite/config.hpp"
 #include "qlite/gemm/reference.hpp"
@@ -34,24 +33,17 @@
 #define QLITE_DETAIL_DOTPROD_TARGET __attribute__((target("arch=armv8.2-a+dotprod")))
 #endif
 
-// QLITE_DETAIL_UNROLL (rolled under AddressSanitizer) comes from arch/gemm_kernels.hpp.
+// QLITE_DETAIL_UNROLL (rolled under AddressSanitizer), cb, tile_kind and load4 come from
+// arch/gemm_kernels.hpp.
 
 namespace qlite::kernel::neon_detail {
 
-using qlite::detail::gemm_args;
-using qlite::detail::panel_rows;
-using qlite::detail::weight_kind;
-
-inline constexpr std::size_t cb = 64;  // chunk bytes
-
-enum class kind { act8_int8, act8_int4, wo_int8, wo_int4, wo_f32, wo_f16, wo_bf16, act_bf16 };
-
-template <class Arch>
-QLITE_FORCE_INLINE std::int32_t load_i32(const void* p) noexcept {
-  std::int32_t v;
-  std::memcpy(&v, p, 4);
-  return v;
-}
+using gemm_detail::cb;
+using gemm_detail::gemm_args;
+using gemm_detail::load4;
+using gemm_detail::panel_rows;
+using gemm_detail::tile_kind;
+using gemm_detail::weight_kind;
 
 /// Scales of group g, lanes 4h … 4h+3 of panel p.
 template <class Arch>
@@ -202,8 +194,8 @@ QLITE_DETAIL_UNROLL
 QLITE_DETAIL_UNROLL
       for (std::size_t r = 0; r < MR; ++r) {
         const std::int8_t* xr = x + r * a.k_padded + c * ck;
-        x0[r] = vreinterpretq_s8_s32(vdupq_n_s32(load_i32<Arch>(xr)));
-        x1[r] = I4 ? vreinterpretq_s8_s32(vdupq_n_s32(load_i32<Arch>(xr + 4))) : x0[r];
+        x0[r] = vreinterpretq_s8_s32(vdupq_n_s32(load4(xr)));
+        x1[r] = I4 ? vreinterpretq_s8_s32(vdupq_n_s32(load4(xr + 4))) : x0[r];
       }
 QLITE_DETAIL_UNROLL
       for (std::size_t v = 0; v < NV; ++v) {
@@ -305,7 +297,7 @@ QLITE_DETAIL_UNROLL
 
 /// fp32 / fp16 / bf16 weights: acc = fma(w, x, acc) in k order (bf16_activations: per pair
 /// k+1 then k, with x rounded to bf16, as vdpbf16ps orders them).
-template <class Arch, kind K, std::size_t MR, std::size_t NP>
+template <class Arch, tile_kind K, std::size_t MR, std::size_t NP>
 [[gnu::noinline]] void float_tile(const gemm_args& a, std::size_t p, std::size_t m0,
                                   float32x4_t* out) noexcept {
   constexpr std::size_t NV = NP * 4;
@@ -314,13 +306,13 @@ QLITE_DETAIL_UNROLL
   for (std::size_t r = 0; r < MR; ++r)
 QLITE_DETAIL_UNROLL
     for (std::size_t v = 0; v < NV; ++v) acc[r][v] = vdupq_n_f32(0.0f);
-  if constexpr (K == kind::wo_f32 || K == kind::wo_f16) {
+  if constexpr (K == tile_kind::wo_f32 || K == tile_kind::wo_f16) {
     for (std::size_t k = 0; k < a.k_padded; ++k) {
       float32x4_t wv[NV];
 QLITE_DETAIL_UNROLL
       for (std::size_t j = 0; j < NP; ++j) {
         const std::uint8_t* src = a.data + (p + j) * a.panel_bytes;
-        if constexpr (K == kind::wo_f16) {
+        if constexpr (K == tile_kind::wo_f16) {
           const uint16x8x2_t hb = vld1q_u16_x2(reinterpret_cast<const std::uint16_t*>(src) + k * panel_rows);
           const float16x8_t h0 = vreinterpretq_f16_u16(hb.val[0]), h1 = vreinterpretq_f16_u16(hb.val[1]);
           wv[4 * j] = vcvt_f32_f16(vget_low_f16(h0));
@@ -356,13 +348,13 @@ QLITE_DETAIL_UNROLL
 QLITE_DETAIL_UNROLL
       for (std::size_t r = 0; r < MR; ++r) {
         const std::size_t m = m0 + r;
-        if constexpr (K == kind::wo_bf16) {
+        if constexpr (K == tile_kind::wo_bf16) {
           const float x0 = a.x[m * a.ldx + 2 * c], x1 = a.x[m * a.ldx + 2 * c + 1];
 QLITE_DETAIL_UNROLL
           for (std::size_t v = 0; v < NV; ++v)
             acc[r][v] = vfmaq_n_f32(vfmaq_n_f32(acc[r][v], lo[v], x0), hi[v], x1);
         } else {
-          const auto pair = static_cast<std::uint32_t>(load_i32<Arch>(a.xb + m * a.k_padded + 2 * c));
+          const auto pair = static_cast<std::uint32_t>(load4(a.xb + m * a.k_padded + 2 * c));
           const float x0 = std::bit_cast<float>(pair << 16), x1 = std::bit_cast<float>(pair & 0xFFFF0000U);
 QLITE_DETAIL_UNROLL
           for (std::size_t v = 0; v < NV; ++v)
@@ -397,18 +389,18 @@ QLITE_FORCE_INLINE void store4(const gemm_args& a, std::size_t m, std::size_t n0
 }
 
 /// The tile: rows m0 … m0+MR−1, panels p … p+NP−1.
-template <class Arch, kind K, std::size_t MR, std::size_t NP>
+template <class Arch, tile_kind K, std::size_t MR, std::size_t NP>
 void tile(const gemm_args& a, std::size_t p, std::size_t m0) noexcept {
   constexpr std::size_t NV = NP * 4;
-  constexpr bool int_mode = K == kind::act8_int8 || K == kind::act8_int4;
+  constexpr bool int_mode = K == tile_kind::act8_int8 || K == tile_kind::act8_int4;
   float32x4_t acc[MR * NV];
   if constexpr (int_mode) {
     if (a.use_dotprod)
-      act8_sdot<Arch, K == kind::act8_int4, MR, NP>(a, p, m0, acc);
+      act8_sdot<Arch, K == tile_kind::act8_int4, MR, NP>(a, p, m0, acc);
     else
-      act8_smull<Arch, K == kind::act8_int4, MR, NP>(a, p, m0, acc);
-  } else if constexpr (K == kind::wo_int8 || K == kind::wo_int4) {
-    wo_int<Arch, K == kind::wo_int4, MR, NP>(a, p, m0, acc);
+      act8_smull<Arch, K == tile_kind::act8_int4, MR, NP>(a, p, m0, acc);
+  } else if constexpr (K == tile_kind::wo_int8 || K == tile_kind::wo_int4) {
+    wo_int<Arch, K == tile_kind::wo_int4, MR, NP>(a, p, m0, acc);
   } else {
     float_tile<Arch, K, MR, NP>(a, p, m0, acc);
   }
@@ -420,7 +412,7 @@ void tile(const gemm_args& a, std::size_t p, std::size_t m0) noexcept {
 }
 
 /// tile<…, MR, NP> for MR = mr (1 ≤ mr ≤ 4).
-template <class Arch, kind K, std::size_t NP, std::size_t MR = 1>
+template <class Arch, tile_kind K, std::size_t NP, std::size_t MR = 1>
 void tile_rows(const gemm_args& a, std::size_t p, std::size_t m0, std::size_t mr) noexcept {
   if constexpr (MR < 4 / NP) {
     if (mr > MR) return tile_rows<Arch, K, NP, MR + 1>(a, p, m0, mr);
@@ -431,7 +423,7 @@ void tile_rows(const gemm_args& a, std::size_t p, std::size_t m0, std::size_t mr
 /// Tiles of MR × NP ≤ 4 register quarters of 16 lanes: 4 rows × 1 panel (16 accumulators of
 /// 32, plus the int32 ones of the int8 tiles), 2 × 2 for M = 2, 1 × 4 for M = 1 (weights read
 /// once, 16 independent chains).
-template <class Arch, kind K>
+template <class Arch, tile_kind K>
 void run_panels(const gemm_args& a, std::size_t p0, std::size_t p1) noexcept {
   const std::size_t np_max = a.m == 1 ? 4 : a.m == 2 ? 2 : 1;
   for (std::size_t p = p0; p < p1;) {
@@ -455,18 +447,18 @@ void gemm_panels(const gemm_args& a, std::size_t p0, std::size_t p1) noexcept {
   const bool int8act = a.mode == gemm_mode::int8_activations;
   switch (a.kind) {
     case weight_kind::int8:
-      return int8act ? run_panels<Arch, kind::act8_int8>(a, p0, p1)
-                     : run_panels<Arch, kind::wo_int8>(a, p0, p1);
+      return int8act ? run_panels<Arch, tile_kind::act8_int8>(a, p0, p1)
+                     : run_panels<Arch, tile_kind::wo_int8>(a, p0, p1);
     case weight_kind::int4:
-      return int8act ? run_panels<Arch, kind::act8_int4>(a, p0, p1)
-                     : run_panels<Arch, kind::wo_int4>(a, p0, p1);
+      return int8act ? run_panels<Arch, tile_kind::act8_int4>(a, p0, p1)
+                     : run_panels<Arch, tile_kind::wo_int4>(a, p0, p1);
     case weight_kind::f32:
-      return run_panels<Arch, kind::wo_f32>(a, p0, p1);
+      return run_panels<Arch, tile_kind::wo_f32>(a, p0, p1);
     case weight_kind::f16:
-      return run_panels<Arch, kind::wo_f16>(a, p0, p1);
+      return run_panels<Arch, tile_kind::wo_f16>(a, p0, p1);
     case weight_kind::bf16:
-      return a.mode == gemm_mode::bf16_activations ? run_panels<Arch, kind::act_bf16>(a, p0, p1)
-                                                   : run_panels<Arch, kind::wo_bf16>(a, p0, p1);
+      return a.mode == gemm_mode::bf16_activations ? run_panels<Arch, tile_kind::act_bf16>(a, p0, p1)
+                                                   : run_panels<Arch, tile_kind::wo_bf16>(a, p0, p1);
   }
 }
 

@@ -18,7 +18,8 @@
 // are quantized once per call (per row, symmetric, amax/127) into a buffer; VNNI vpdpbusd
 // multiplies the unsigned weight codes by the signed activation codes, and the zero code is
 // removed once per group with the group's activation sum (d = Σ u·x − z·Σx, exact). Threads
-// split the panels (output channels), so any thread count gives identical bits.
+// split the panels (output channels) and, for M ≥ 32, the rows of x they quantize, so any
+// thread count gives identical bits.
 //
 // Cost: weights are streamed once per call (M ≤ 2: memory bound, bytes() per call); tiles of
 // 4 rows × 32 channels for M > 2. Per call: O(M·K) to stage/quantize x, plus the GEMM.

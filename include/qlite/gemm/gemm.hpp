@@ -77,14 +77,14 @@ void gemm(matrix_view<const float> x, const packed_weights<Format>& w, matrix_vi
         // Rows are independent: split them too at prefill sizes (serial, they were ≈ 5 % of a
         // 2-thread W8A8 prefill); decode keeps one thread.
         const auto quantize = [&](std::size_t r0, std::size_t r1) {
-          kernel::gemm_quantize_activations<A>(x.data() + r0 * x.stride(), x.stride(), r1 - r0, s.cols, s.k_padded,
-                                               s.group, c.xq + r0 * s.k_padded, c.x_scale + r0,
+          kernel::gemm_quantize_activations<A>(x.data() + r0 * x.stride(), x.stride(), r1 - r0, s.cols,
+                                               s.k_padded, s.group, c.xq + r0 * s.k_padded, c.x_scale + r0,
                                                c.x_gsum + r0 * s.groups);
         };
         parallel_for(x.rows(), quantize, x.rows() >= 32 ? threads : 1U);
-      }
-      else if (params.mode == gemm_mode::bf16_activations)
+      } else if (params.mode == gemm_mode::bf16_activations) {
         kernel::gemm_round_bf16<A>(x.data(), x.stride(), x.rows(), s.cols, s.k_padded, c.xb);
+      }
       parallel_for(
           s.panels, [&](std::size_t p0, std::size_t p1) { kernel::gemm_panels<A>(c.args, p0, p1); }, threads);
     }

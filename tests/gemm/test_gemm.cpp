@@ -1,8 +1,9 @@
-// qlite::gemm against ref::gemm: every format × mode × arch, odd shapes, M = 1…9, threads 1…3.
+// qlite::gemm against ref::gemm: every format × mode × arch, odd shapes, M = 1…9 and 40, threads 1…3.
 #include <doctest/doctest.h>
 
 #include <algorithm>
 #include <cmath>
+#include <initializer_list>
 #include <string>
 #include <vector>
 
@@ -19,15 +20,16 @@ struct shape {
   std::size_t n, k;
 };
 
-// Runs gemm and ref::gemm on M = 1…9 for every shape and checks bitwise equality.
-// x and y use row strides larger than their widths for odd M (views, not copies).
+// Runs gemm and ref::gemm on M = 1…9 and 40 for every shape and checks bitwise equality.
+// x and y use row strides larger than their widths for odd M (views, not copies). M = 40 runs on
+// 2 threads, which split the int8 quantization of x by rows as well as the panels.
 // N = 293 (19 panels) reaches the 8-panel weight-only decode tile: M = 1 runs on 2 threads,
 // 10 + 9 panels.
 template <class Format>
 void check_exact(const packed_weights<Format>& w, gemm_mode mode, std::uint32_t seed) {
   const std::size_t n = w.rows(), k = w.cols();
   const std::vector<float> bias = test::random_floats(n, seed + 7);
-  for (std::size_t m = 1; m <= 9; ++m) {
+  for (const std::size_t m : std::initializer_list<std::size_t>{1, 2, 3, 4, 5, 6, 7, 8, 9, 40}) {
     const std::size_t ldx = k + (m % 2) * 3, ldy = n + (m % 2) * 5;
     const std::vector<float> x = test::random_activations(m, k, ldx, seed + static_cast<std::uint32_t>(m));
     gemm_params p;

@@ -710,6 +710,8 @@ void run_panels(const gemm_args& a, std::size_t p0, std::size_t p1) noexcept {
   constexpr bool wo_int = K == tile_kind::wo_int8 || K == tile_kind::wo_int4;
   const bool wide = wide_tile_v<V, K> && a.use_dpbf16;
   const std::size_t mstep = wide_tile_v<V, K> && !wide ? 6 : max_tile_rows<V, K>();
+  constexpr bool act8 = K == tile_kind::act8_int8 || K == tile_kind::act8_int4;
+  constexpr std::size_t act8_block_bytes = 256 * 1024;
   std::size_t p = p0;
   while (p < p1) {
     const std::size_t left = p1 - p;
@@ -724,18 +726,26 @@ void run_panels(const gemm_args& a, std::size_t p0, std::size_t p1) noexcept {
         continue;
       }
     }
+    // AVX-512 W8A8 / W4A8 prefill: each row tile of x passes over nb pairs of panels in turn
+    // (≈ 256 KB of codes, which stay in L2 for the whole M loop), so x streams from L3 once per
+    // nb pairs instead of once per pair.
+    const std::size_t nb = act8 && V::lanes == 16 && np == 2
+                               ? std::clamp<std::size_t>(act8_block_bytes / (2 * a.panel_bytes), 1, left / 2)
+                               : 1;
     for (std::size_t m0 = 0; m0 < a.m; m0 += mstep) {
       const std::size_t mr = std::min<std::size_t>(mstep, a.m - m0);
-      if (np == 4)
-        tile_rows<Arch, V, K, 4>(a, p, m0, mr);
-      else if (np == 2)
-        tile_rows<Arch, V, K, 2>(a, p, m0, mr);
-      else if (np == 1)
-        tile_rows<Arch, V, K, 1>(a, p, m0, mr);
-      else if constexpr (wide_tile_v<V, K>)
-        tile_rows<Arch, V, K, 3>(a, p, m0, mr);
+      for (std::size_t pq = p; pq < p + nb * np; pq += np) {
+        if (np == 4)
+          tile_rows<Arch, V, K, 4>(a, pq, m0, mr);
+        else if (np == 2)
+          tile_rows<Arch, V, K, 2>(a, pq, m0, mr);
+        else if (np == 1)
+          tile_rows<Arch, V, K, 1>(a, pq, m0, mr);
+        else if constexpr (wide_tile_v<V, K>)
+          tile_rows<Arch, V, K, 3>(a, pq, m0, mr);
+      }
     }
-    p += np;
+    p += nb * np;
   }
 }
 

@@ -17,8 +17,8 @@
 // The algorithm (`bpe_merge`): pieces of ≤ 128 bytes use a scan over a small array (keys
 // rank·128 + position in groups of 8 with their minima; merge, re-rank the two neighbours;
 // symbols never move: O(n²) with n ≤ 128, cache-resident). Longer pieces are merged in
-// overlapping 128-byte windows spliced where two windows share a token (bpe_merge_windows:
-// exact, ~1.07 merges per byte, repeated windows memoized); if two windows never agree, a
+// overlapping 64-byte windows spliced where two windows share a token (bpe_merge_windows:
+// exact, ~1.1 merges per byte, repeated windows memoized); if two windows never agree, a
 // bucket queue per rank (bpe_merge_buckets) or an 8-ary heap of candidate pairs keyed (rank,
 // position) over a linked list of symbols (O(n log n), no recursion) merges the piece. All
 // give exactly the merge order "lowest rank, then leftmost" (tests compare them on random
@@ -314,17 +314,21 @@ struct bpe_symbol {
   std::uint32_t id;
 };
 
-/// The longest piece the small-piece merge takes (longer pieces: windows of this size, and
-/// of twice this size where a vocabulary has a token as long as a window, e.g. 128 spaces in
-/// cl100k_base), and the ranks it accepts: a candidate is the 32-bit key rank·256 + position
-/// at most, so ranks stay below 2^24 − 1 (the tokenizer rejects larger vocabularies and merge
-/// lists; real ones have < 2^18).
-inline constexpr std::uint32_t small_piece_max = 128, window_max = 2 * small_piece_max;
+/// The longest piece the small-piece merge takes; the width of the windows of longer pieces
+/// (64 bytes: a merge there takes the min of 8 group minima, not 16 — ~10 % faster per byte
+/// of random letters than 128-byte windows despite ~4 % more overlap), widened to 128 and
+/// then 256 bytes for long tokens (e.g. 128 spaces in cl100k_base); and the ranks it
+/// accepts: a candidate is the 32-bit key rank·256 + position at most, so ranks stay below
+/// 2^24 − 1 (the tokenizer rejects larger vocabularies and merge lists; real ones have
+/// < 2^18).
+inline constexpr std::uint32_t small_piece_max = 128, window_min = 64, window_max = 2 * small_piece_max;
 inline constexpr std::uint32_t small_rank_limit = (1u << 24) - 1;
 
 /// The tokens of recent windows of the piece being merged (bpe_merge_windows): a long run of
 /// one repeated pattern ("aaaa", "\r\n\r\n", "-_=+-_=+") has few distinct windows, so
-/// each is merged once. Direct-mapped on a hash of the bytes; an entry is valid only for the
+/// each is merged once. Two slots per hash of the bytes (a window goes into the first that
+/// this call has not filled, else the second: two windows that alternate, as the windows of
+/// "-_=+-_=+" do, keep each other when their first slots collide); an entry is valid only for the
 /// call that wrote it (`call` counts calls, so no entry outlives its piece or its tokenizer).
 struct bpe_window_memo {
   static constexpr std::uint32_t n_entries = 16;
@@ -394,18 +398,32 @@ struct key_heap {
   }
 };
 
-/// BPE of a short piece (n ≤ Max ≤ 256, ranks < small_rank_limit): array scan, O(n²) in
-/// cache. Symbols stay where they start (no shifting): key[i] = rank·Max + i of the pair
-/// whose left symbol starts at byte i (all ones: none), so the minimum key is the lowest
-/// rank, leftmost. The keys are kept in groups of 8 with each group's minimum: a merge
+/// The minimum of k[0, N), written as a tree of pairwise minima without a loop (GCC -O2
+/// does not unroll the loop it replaces, whose branches cost more than the compares; the
+/// compiler may still reorder the compares into a chain).
+template <std::uint32_t N>
+QLITE_FORCE_INLINE std::uint32_t min_tree(const std::uint32_t* k) noexcept {
+  static_assert(N > 0 && (N & (N - 1)) == 0, "a power of two");
+  if constexpr (N == 1) {
+    return k[0];
+  } else {
+    const std::uint32_t a = min_tree<N / 2>(k), b = min_tree<N / 2>(k + N / 2);
+    return b < a ? b : a;
+  }
+}
+
+/// BPE of a short piece (n ≤ Max, Max ∈ {64, 128, 256}, ranks < small_rank_limit): array
+/// scan, O(n²) in cache. Symbols stay where they start (no shifting): key[i] = rank·Max + i
+/// of the pair whose left symbol starts at byte i (all ones: none), so the minimum key is
+/// the lowest rank, leftmost. The keys are kept in groups of 8 with each group's minimum: a merge
 /// changes at most three keys, so it recomputes at most three group minima (8 words each)
 /// and then takes the min of ≤ Max/8 group minima, instead of a min over all n keys.
 /// Calls out(id, start, end) for each token, left to right.
 template <std::uint32_t Max, class Rule, class Out>
 QLITE_FORCE_INLINE void bpe_merge_small_spans(const Rule& rule, const unsigned char* p, std::uint32_t n,
                                               Out&& out) {
-  static_assert(Max == 128 || Max == 256, "positions are the low 7 or 8 bits of a key");
-  constexpr std::uint32_t none = 0xFFFFFFFFu, position_bits = Max == 128 ? 7 : 8, n_groups = Max / 8;
+  static_assert(Max == 64 || Max == 128 || Max == 256, "positions are the low 6, 7 or 8 bits of a key");
+  constexpr std::uint32_t none = 0xFFFFFFFFu, position_bits = std::countr_zero(Max), n_groups = Max / 8;
   // a pair that does not merge gets (no_token << position_bits) | position ≥ stop, without a
   // branch on whether the lookup found a token (ranks < 2^24 − 1 keep real keys below stop)
   constexpr std::uint32_t stop = none << position_bits;
@@ -429,23 +447,15 @@ QLITE_FORCE_INLINE void bpe_merge_small_spans(const Rule& rule, const unsigned c
     if (right < n) r = rule.pair(p, {left, right, id[left]}, {right, end[right], id[right]}, merged[left]);
     key[left] = (r << position_bits) | left;
   };
-  auto regroup = [&](std::uint32_t g) {
-    const std::uint32_t* k = key + 8 * g;
-    std::uint32_t m = k[0];
-    for (std::uint32_t i = 1; i < 8; ++i) m = k[i] < m ? k[i] : m;
-    group_min[g] = m;
-  };
+  auto regroup = [&](std::uint32_t g) { group_min[g] = min_tree<8>(key + 8 * g); };
   const std::uint32_t groups = (n + 7) / 8;
   for (std::uint32_t i = n - 1; i < 8 * groups; ++i) key[i] = none;
   for (std::uint32_t g = 0; g < groups; ++g) regroup(g);
   for (std::uint32_t g = groups; g < n_groups; ++g) group_min[g] = none;
-  // the min over the first 4 groups, then (pieces > 32 bytes) over the rest: no loop whose
-  // trip count varies from piece to piece (each would mispredict its exit)
+  // the min over the first 4 groups or (pieces > 32 bytes) over all: no loop whose trip
+  // count varies from piece to piece (each would mispredict its exit)
   for (;;) {
-    std::uint32_t best = group_min[0];
-    for (std::uint32_t g = 1; g < 4; ++g) best = group_min[g] < best ? group_min[g] : best;
-    if (groups > 4)
-      for (std::uint32_t g = 4; g < n_groups; ++g) best = group_min[g] < best ? group_min[g] : best;
+    const std::uint32_t best = groups > 4 ? min_tree<n_groups>(group_min) : min_tree<4>(group_min);
     if (best >= stop) break;
     const std::uint32_t at = best & (Max - 1), right = end[at];
     end[at] = end[right];
@@ -473,7 +483,7 @@ void bpe_merge_small(const Rule& rule, const unsigned char* p, std::uint32_t n, 
                                          [&](std::uint32_t id, std::uint32_t, std::uint32_t) { out(id); });
 }
 
-/// BPE of a long piece (n > 128) by overlapping windows of 128 bytes, each merged on its own
+/// BPE of a long piece (n > 128) by overlapping windows of 64 bytes, each merged on its own
 /// with bpe_merge_small_spans, spliced where two windows agree; returns false (having called
 /// nothing) if two consecutive windows share no token, and the caller merges the whole piece.
 ///
@@ -487,27 +497,33 @@ void bpe_merge_small(const Rule& rule, const unsigned char* p, std::uint32_t n, 
 /// (later splices only cut after them). The BPE of a piece is its unique valid sequence.
 ///
 ///   piece  ..................................................
-///   A      [aa|bbb|cc|d|eee|ff]                  window [s, s+128)
+///   A      [aa|bbb|cc|d|eee|ff]                  window [s, s+64)
 ///   B               [cc|d|ee|eg|hh|..]           starts at a boundary of A
 ///                     ^ same token, same bytes: emit A through "d", continue with B
 ///
-/// A window that is one token (128 spaces in cl100k_base) cannot share a token with a later
-/// one: it is merged again 256 bytes wide.
+/// A piece continues with 128-byte windows once a 64-byte one holds fewer than 8 tokens or
+/// comes from the memo (see merge_window); a window that is one token (128 spaces in
+/// cl100k_base) cannot share a token with a later one: it is merged again 256 bytes wide.
 ///
-/// Cost: a byte is merged in ~1.07 windows (the next one starts ~8 bytes before the end of
-/// this one; nearer its start if they do not agree), all state in a few KiB of stack (the
-/// heap and buckets touch arrays as large as the piece in random order); repeated windows
-/// come from bpe_window_memo.
+/// Cost: a byte is merged in ~1.1 windows (the next one starts 3 tokens, ~6 bytes of random
+/// letters, before the end of this one; nearer its start if they do not agree), all state in
+/// a few KiB of stack (the heap and buckets touch arrays as large as the piece in random
+/// order); repeated windows come from bpe_window_memo.
 template <class Rule, class Out>
 bool bpe_merge_windows(const Rule& rule, const unsigned char* p, std::uint32_t n, bpe_scratch& scratch,
                        Out&& out) {
   struct span {
     std::uint32_t start, end, id;
   };
-  span cur[window_max], nxt[window_max];
+  span tokens_a[window_max], tokens_b[window_max];
+  span *cur = tokens_a, *nxt = tokens_b;  // swapped, not copied, after each splice
   std::uint32_t n_cur = 0, n_nxt = 0;
   bpe_window_memo& memo = scratch.memo;
   const std::uint64_t call = ++memo.call;
+  // 64-byte windows until one holds fewer than 8 tokens (long tokens: whitespace runs, where
+  // 64-byte windows seldom agree) or comes from the memo (a repeating piece, where a window
+  // costs its hash and copy, not its merges); 128 bytes from then on.
+  bool wide = false;
   // The tokens of p[start, start + width) (or to the end of the piece), from the memo if there.
   auto merge_width = [&]<std::uint32_t Width>(std::uint32_t start, span* into) {
     std::uint32_t k = 0;
@@ -522,12 +538,18 @@ bool bpe_merge_windows(const Rule& rule, const unsigned char* p, std::uint32_t n
     std::uint64_t h = Width;
     for (std::uint32_t i = 0; i < Width; i += 8) h = (h ^ load_u64(w + i)) * hash_k1;
     h ^= h >> 29;
-    bpe_window_memo::entry& e = memo.entries[h % bpe_window_memo::n_entries];
-    if (e.call == call && e.hash == h && e.width == Width && std::memcmp(e.bytes, w, Width) == 0) {
-      for (std::uint32_t b = 0; k < e.n_tokens; b = e.end[k++])
-        into[k] = {start + b, start + e.end[k], e.id[k]};
+    static_assert(bpe_window_memo::n_entries == 16);
+    bpe_window_memo::entry* e1 = &memo.entries[h >> 60];  // the high bits are the well-mixed ones
+    bpe_window_memo::entry* e2 = &memo.entries[(h >> 56) & 15];
+    for (const bpe_window_memo::entry* x : {e1, e2}) {
+      if (x->call != call || x->hash != h || x->width != Width || std::memcmp(x->bytes, w, Width) != 0)
+        continue;
+      wide = true;  // a repeating piece: fewer, wider windows (each costs a hash and a copy)
+      for (std::uint32_t b = 0; k < x->n_tokens; b = x->end[k++])
+        into[k] = {start + b, start + x->end[k], x->id[k]};
       return k;
     }
+    bpe_window_memo::entry& e = e1->call != call ? *e1 : *e2;
     bpe_merge_small_spans<Width>(rule, w, Width, [&](std::uint32_t id, std::uint32_t b, std::uint32_t en) {
       e.end[k] = static_cast<std::uint16_t>(en);
       e.id[k] = id;
@@ -541,9 +563,15 @@ bool bpe_merge_windows(const Rule& rule, const unsigned char* p, std::uint32_t n
     return k;
   };
   auto merge_window = [&](std::uint32_t start, span* into) {
-    const std::uint32_t k = merge_width.template operator()<small_piece_max>(start, into);
-    if (k > 1 || into[0].end == n) return k;
-    return merge_width.template operator()<window_max>(start, into);
+    std::uint32_t k = 0;
+    if (!wide) {
+      k = merge_width.template operator()<window_min>(start, into);
+      if (k >= 8 || into[k - 1].end == n) return k;
+      wide = true;
+    }
+    k = merge_width.template operator()<small_piece_max>(start, into);
+    if (k == 1 && into[0].end < n) k = merge_width.template operator()<window_max>(start, into);
+    return k;
   };
   auto& done = scratch.out;  // final tokens, emitted only if every splice succeeds
   if (done.size() < n) done.resize(n);
@@ -570,17 +598,17 @@ bool bpe_merge_windows(const Rule& rule, const unsigned char* p, std::uint32_t n
   };
   while (cur[n_cur - 1].end < n) {
     // The next window starts at a token of cur (a token already final, first − 1, may be the
-    // shared one): first one about 15/16 into the window (an overlap of ~8 bytes, but of at
-    // least 4 tokens when the window has 8 or more: windows of long tokens, e.g. combining
-    // marks, seldom agree within 8 bytes), then, if the windows do not agree, one about
-    // halfway, then one near its start.
+    // shared one): first one about 15/16 into the window but at least 3 tokens before its
+    // end when it has 8 or more (the last tokens of a window are often cut short; 2 tokens
+    // of overlap agreed too rarely, 4 cost more merges: both measured slower on random
+    // letters), then, if the windows do not agree, one about halfway, then one near its start.
     const std::uint32_t win_len = cur[n_cur - 1].end - win_start;
     std::uint32_t a = 0, b = n_nxt = 0, start = 0;
     for (const std::uint32_t at : {15 * win_len / 16, win_len / 2, win_len / 8}) {
       const std::uint32_t lowest = first > 0 ? first - 1 : 0;
       std::uint32_t j = lowest;
       while (j + 1 < n_cur && cur[j].start < win_start + at) ++j;
-      if (n_cur >= 8) j = std::max(lowest, std::min(j, n_cur - 4));      // ≥ 4 tokens overlap (long tokens)
+      if (n_cur >= 8) j = std::max(lowest, std::min(j, n_cur - 3));      // ≥ 3 tokens overlap
       if (cur[j].start == win_start || cur[j].start == start) continue;  // no progress / tried
       start = cur[j].start;
       n_nxt = merge_window(start, nxt);
@@ -589,7 +617,7 @@ bool bpe_merge_windows(const Rule& rule, const unsigned char* p, std::uint32_t n
     }
     if (b >= n_nxt) return false;  // the windows never agree
     for (std::uint32_t k = first; k <= a; ++k) done[n_done++] = cur[k].id;
-    std::copy(nxt, nxt + n_nxt, cur);
+    std::swap(cur, nxt);
     n_cur = n_nxt;
     first = b + 1;
     win_start = start;

@@ -21,8 +21,9 @@
 // split the panels (output channels) and, for M ≥ 32, the rows of x they quantize, so any
 // thread count gives identical bits.
 //
-// Cost: weights are streamed once per call (M ≤ 2: memory bound, bytes() per call); tiles of
-// 4 rows × 32 channels for M > 2. Per call: O(M·K) to stage/quantize x, plus the GEMM.
+// Cost: weights are streamed once per call (M ≤ 2: memory bound, bytes() per call); register
+// tiles of up to 6 rows × 32 channels (AVX-512) for M > 2. Per call: O(M·K) to stage/quantize x,
+// plus the GEMM.
 //
 //   auto w = qlite::prepack<qlite::q4_0_format>(blocks, 4096, 4096);   // once
 //   qlite::gemm_params p{.mode = qlite::gemm_mode::int8_activations};  // W4A8

@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <cmath>
 #include <initializer_list>
+#include <limits>
 #include <string>
 #include <vector>
 
@@ -113,6 +114,32 @@ TEST_SUITE("gemm") {
         check_exact(prepack<fp16_format>(W), gemm_mode::weight_only, seed);
         check_exact(prepack<bf16_format>(W), gemm_mode::weight_only, seed);
       }
+    });
+  }
+
+  TEST_CASE("float weights with ±inf, overflowing products and subnormals: exactly ref::gemm") {
+    // sse4_2 emulates fma (round to odd in double): an infinite or NaN sum must pass through
+    // unchanged, an overflowing product must give ±inf, subnormal sums must round like fma.
+    test::for_each_arch([](arch_id) {
+      const std::size_t n = 37, k = 45;
+      std::vector<float> wf = test::random_floats(n * k, 901);
+      const float inf = std::numeric_limits<float>::infinity();
+      for (std::size_t r = 0; r < n; ++r) {
+        float* row = wf.data() + r * k;
+        if (r % 5 == 0) row[r % k] = r % 2 ? inf : -inf;  // ±inf
+        if (r % 5 == 1)
+          for (std::size_t c = 0; c < k; c += 3) row[c] = 3.0e38f;  // |w·x| > FLT_MAX
+        if (r % 5 == 2)
+          for (std::size_t c = 0; c < k; ++c) row[c] *= 0x1p-130f;  // subnormal sums
+        if (r % 5 == 3) {                                           // inf − inf = NaN
+          row[1] = inf;
+          row[k - 2] = -inf;
+        }
+      }
+      const matrix_view<const float> W(wf.data(), n, k);
+      check_exact(prepack<fp32_format>(W), gemm_mode::weight_only, 902);
+      check_exact(prepack<fp16_format>(W), gemm_mode::weight_only, 903);
+      check_exact(prepack<bf16_format>(W), gemm_mode::weight_only, 904);
     });
   }
 

@@ -3,8 +3,8 @@
 // One register tile = MR rows of x × NP panels (16 output channels each, one lane per
 // channel). Each lane walks k in order, so results equal ref::gemm bit for bit. x86 kernels
 // use intrinsics through a small per-ISA op table (v512<Arch>, v256<Arch>, v256vnni<Arch>);
-// NEON kernels are in gemm_kernels_neon.hpp; sse4_2 has the W8A8 / W4A8 tiles (v128<Arch>) and
-// otherwise, like scalar, runs the reference code compiled for its flags.
+// NEON kernels are in gemm_kernels_neon.hpp; sse4_2 runs the same tiles with v128<Arch>, whose
+// fma is exact without an FMA unit (see v128::fma).
 #pragma once
 
 #include <algorithm>
@@ -224,8 +224,9 @@ struct v256vnni : v256<A> {
 };
 #endif
 
-/// 128-bit ops (SSE4.2: SSSE3 maddubs, SSE4.1 mullo/cvtepu8) for the W8A8 / W4A8 tiles only:
-/// without an FMA unit the float formats stay on the reference code (std::fma per weight).
+/// 128-bit ops (SSE4.2: SSSE3 maddubs, SSE4.1 mullo/cvtepu8). There is no FMA unit: fma is
+/// emulated exactly (below) at ≈ 10 operations per lane: weight-only and float formats run
+/// 9–32× faster than the reference code's glibc software fmaf per weight (docs/gemm.md).
 template <class A>
 struct v128 {
   using vi = __m128i;
@@ -238,22 +239,38 @@ struct v128 {
   static vi set1(std::int32_t v) noexcept { return _mm_set1_epi32(v); }
   static vf fset1(float v) noexcept { return _mm_set1_ps(v); }
   static vi band(vi a, vi b) noexcept { return _mm_and_si128(a, b); }
+  static vi bxor(vi a, vi b) noexcept { return _mm_xor_si128(a, b); }
   static vi srli16_4(vi a) noexcept { return _mm_srli_epi16(a, 4); }
+  template <int S>
+  static vi srli32(vi a) noexcept {
+    return _mm_srli_epi32(a, S);
+  }
+  template <int S>
+  static vi slli32(vi a) noexcept {
+    return _mm_slli_epi32(a, S);
+  }
+  template <int S>
+  static vi srai32(vi a) noexcept {
+    return _mm_srai_epi32(a, S);
+  }
   static vi sub(vi a, vi b) noexcept { return _mm_sub_epi32(a, b); }
   static vi mullo(vi a, vi b) noexcept { return _mm_mullo_epi32(a, b); }
   static vf cvt(vi a) noexcept { return _mm_cvtepi32_ps(a); }
-  // No FMA unit; used once per group and output (the fold). a·b is exact in double; their sum
-  // with c rounded to odd in double (round to nearest, and if TwoSum's error is not 0 and the
-  // result even, one ulp towards the exact sum), then to float, rounds once like std::fma
-  // (Boldo–Melquiond: 53 ≥ 2·24 + 2 bits).
+  static vf as_f(vi a) noexcept { return _mm_castsi128_ps(a); }
+  // No FMA unit. a·b is exact in double; their sum with c rounded to odd in double (round to
+  // nearest, and if TwoSum's error is not 0 and the result even, one ulp towards the exact
+  // sum), then to float, rounds once like std::fma (Boldo–Melquiond: 53 ≥ 2·24 + 2 bits). An
+  // infinite or NaN sum is left as it is (its TwoSum error is NaN, not a rounding error).
   static vf fma(vf a, vf b, vf c) noexcept {
     const auto pair = [](__m128 x, __m128 y, __m128 z) {  // lanes 0 and 1
       const __m128d p = _mm_mul_pd(_mm_cvtps_pd(x), _mm_cvtps_pd(y)), zd = _mm_cvtps_pd(z);
       const __m128d s = _mm_add_pd(p, zd), bb = _mm_sub_pd(s, p);
       const __m128d e = _mm_add_pd(_mm_sub_pd(p, _mm_sub_pd(s, bb)), _mm_sub_pd(zd, bb));
       const __m128i si = _mm_castpd_si128(s), zero = _mm_setzero_si128(), one = _mm_set1_epi64x(1);
-      const __m128i inexact_even = _mm_andnot_si128(_mm_castpd_si128(_mm_cmpeq_pd(e, _mm_setzero_pd())),
-                                                    _mm_cmpeq_epi64(_mm_and_si128(si, one), zero));
+      // e ≠ 0 and not NaN: a finite sum that was rounded.
+      const __m128d rounded = _mm_andnot_pd(_mm_cmpeq_pd(e, _mm_setzero_pd()), _mm_cmpord_pd(e, e));
+      const __m128i inexact_even =
+          _mm_and_si128(_mm_castpd_si128(rounded), _mm_cmpeq_epi64(_mm_and_si128(si, one), zero));
       // e and s of opposite signs: the exact sum is smaller in magnitude (−1), else larger (+1).
       const __m128i step = _mm_or_si128(_mm_cmpgt_epi64(zero, _mm_xor_si128(si, _mm_castpd_si128(e))), one);
       return _mm_cvtpd_ps(_mm_castsi128_pd(_mm_add_epi64(si, _mm_and_si128(inexact_even, step))));
@@ -262,6 +279,7 @@ struct v128 {
   }
   static vf mul(vf a, vf b) noexcept { return _mm_mul_ps(a, b); }
   static vf add(vf a, vf b) noexcept { return _mm_add_ps(a, b); }
+  static vf fsub(vf a, vf b) noexcept { return _mm_sub_ps(a, b); }
   static vf loadf(const float* p) noexcept { return _mm_loadu_ps(p); }
   static void storef(float* p, vf v) noexcept { _mm_storeu_ps(p, v); }
   static vf load_f16(const void* p) noexcept {  // no F16C: the reference's conversion
@@ -558,7 +576,7 @@ void tile(const gemm_args& a, std::size_t p, std::size_t m0) noexcept {
           for (std::size_t j = 0; j < NP; ++j) prefetch(wp[j] + (c + 16) * cb);
           // AVX-512 int8: the bits 0x4B0000uu are the float 2^23 + u, minus 2^23 + 128 exactly
           // u − 128. AVX2 int8: w = u − 128 as s8, byte j sign-extended by two shifts; int4: above.
-          if constexpr (V::lanes == 8 && (!i4 || !Asym))
+          if constexpr (V::lanes != 16 && (!i4 || !Asym))
             for (std::size_t v = 0; v < NV; ++v) w[v] = V::bxor(w[v], flip);
           auto step = [&]<int S>(std::size_t kk) {
             vf q[NV];
@@ -792,13 +810,7 @@ void gemm_panels(const qlite::detail::gemm_args& a, std::size_t p0, std::size_t 
   } else if constexpr (std::is_base_of_v<xsimd::fma3<xsimd::avx2>, Arch>) {
     return gemm_detail::simd_panels<Arch, gemm_detail::v256<Arch>>(a, p0, p1);
   } else if constexpr (std::is_base_of_v<xsimd::sse4_2, Arch>) {
-    if (a.mode == gemm_mode::int8_activations) {
-      using V = gemm_detail::v128<Arch>;
-      if (a.kind == qlite::detail::weight_kind::int8)
-        return gemm_detail::run_panels<Arch, V, gemm_detail::tile_kind::act8_int8>(a, p0, p1);
-      return gemm_detail::run_panels<Arch, V, gemm_detail::tile_kind::act8_int4>(a, p0, p1);
-    }
-    return ref::detail::gemm_panels<Arch>(a, p0, p1);
+    return gemm_detail::simd_panels<Arch, gemm_detail::v128<Arch>>(a, p0, p1);
   } else {
     return ref::detail::gemm_panels<Arch>(a, p0, p1);
   }

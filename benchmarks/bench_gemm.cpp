@@ -390,6 +390,7 @@ int main(int argc, char** argv) {
   register_gemm<int4_per_group_format<32>>("w4a8", G::int8_activations, shapes);
   register_gemm<int4_per_group_format<32>>("w4a32", G::weight_only, shapes);
   register_gemm<int4_per_group_format<128, asymmetric>>("w4a8", G::int8_activations, shapes);
+  register_gemm<int4_per_group_format<32, asymmetric>>("w4a32", G::weight_only, shapes);
   register_gemm<bf16_format>("w16a16", G::bf16_activations, shapes);
   register_gemm<bf16_format>("w16a32", G::weight_only, shapes);
   register_gemm<fp16_format>("w16a32", G::weight_only, shapes);

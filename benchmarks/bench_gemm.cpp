@@ -6,6 +6,8 @@
 //   roofline/{read_bw,vnni,fma,bf16}/threads:t            the limits, measured in this run
 //   onednn/{u8s8,bf16,f32}/M:m/N:n/K:k/threads:t          peers (optional)
 //   openblas/sgemm/M:m/N:n/K:k/threads:t
+//   act/{int8,bf16}/M:m/K:k/arch:a                        the per-call conversion of x alone,
+//                                                         every arch of the build
 //
 // mode: w8a8 / w4a8 (int8 activations), w8a32 / w4a32 / w16a32 / w32a32 (weight-only, fp32
 // activations), w16a16 (bf16 activations). Counters are rates: flops (2·M·N·K per second),
@@ -20,12 +22,14 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cstdint>
 #include <cstdio>
 #include <functional>
 #include <map>
 #include <memory>
 #include <random>
 #include <string>
+#include <type_traits>
 #include <vector>
 
 #include <qlite/gemm/gemm.hpp>
@@ -250,6 +254,59 @@ void register_gemm(const char* mode_name, qlite::gemm_mode mode, const std::vect
     }
 }
 
+// ---- the per-call conversions of x ------------------------------------------------------------
+
+// act/{int8,bf16}/M:m/K:k/arch:a: what gemm does to x once per call before the panels — W8A8/W4A8
+// quantize it (groups of 32, as Q8_0/Q4_0), w16a16 rounds it to bf16 — alone, on one thread, for
+// every arch of this build (scalar: the reference). x_bytes: bytes of x read per second.
+void register_activation_conversions() {
+  const std::size_t k = 4096, group = 32;
+  for (const std::size_t m : {std::size_t{1}, std::size_t{512}})
+    for (const qlite::arch_id a : qlite::available_archs())
+      for (const bool int8 : {true, false}) {
+        const std::string name = std::string("act/") + (int8 ? "int8" : "bf16") + "/M:" + std::to_string(m) +
+                                 "/K:" + std::to_string(k) + "/arch:" + std::string(qlite::to_string(a));
+        benchmark::RegisterBenchmark(
+            name.c_str(),
+            [=](benchmark::State& st) {
+              const std::vector<float> x = random_floats(m * k, 3);
+              std::vector<std::int8_t> q(m * k);
+              std::vector<std::uint16_t> xb(m * k);
+              std::vector<float> scale(m);
+              std::vector<std::int32_t> gsum(m * k / group);
+              const bool hw_bf16 = qlite::cpu().avx512_bf16;
+              for (auto _ : st) {
+                qlite::dispatch(
+                    [&](auto arch) {
+                      using A = decltype(arch);
+                      if constexpr (std::is_same_v<A, qlite::scalar_arch>) {
+                        if (int8)
+                          qlite::ref::detail::quantize_activations<void>(x.data(), k, m, k, k, group,
+                                                                         q.data(), scale.data(), gsum.data());
+                        else
+                          qlite::ref::detail::round_activations_bf16<void>(x.data(), k, m, k, k, xb.data());
+                      } else {
+                        if (int8)
+                          qlite::kernel::gemm_quantize_activations<A>(x.data(), k, m, k, k, group, q.data(),
+                                                                      scale.data(), gsum.data());
+                        else
+                          qlite::kernel::gemm_round_bf16<A>(x.data(), k, m, k, k, xb.data(), hw_bf16);
+                      }
+                    },
+                    a);
+                benchmark::DoNotOptimize(q.data());
+                benchmark::DoNotOptimize(xb.data());
+                benchmark::ClobberMemory();
+              }
+              using C = benchmark::Counter;
+              st.counters["x_bytes"] =
+                  C(static_cast<double>(m * k * sizeof(float)), C::kIsIterationInvariantRate);
+            })
+            ->UseRealTime()
+            ->Unit(benchmark::kMicrosecond);
+      }
+}
+
 // ---- peers ------------------------------------------------------------------------------------
 
 #if defined(QLITE_BENCH_HAVE_DNNL)
@@ -377,6 +434,7 @@ int main(int argc, char** argv) {
       g_limits.read_bw[1] / 1e9, g_limits.read_bw[2] / 1e9, g_limits.vnni[1] / 1e9, g_limits.vnni[2] / 1e9,
       g_limits.fma[1] / 1e9, g_limits.fma[2] / 1e9, g_limits.bf16[1] / 1e9, g_limits.bf16[2] / 1e9);
   register_roofline();
+  register_activation_conversions();
   const std::vector<shape> shapes = {{1, 4096, 4096},   {8, 4096, 4096},  {128, 4096, 4096},
                                      {512, 4096, 4096}, {1, 11008, 4096}, {512, 11008, 4096}};
   using namespace qlite;

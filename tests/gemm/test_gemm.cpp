@@ -1,11 +1,16 @@
-// qlite::gemm against ref::gemm: every format × mode × arch, odd shapes, M = 1…9 and 40, threads 1…3.
+// qlite::gemm against ref::gemm: every format × mode × arch, odd shapes, M = 1…9 and 40, threads 1…3;
+// the per-call conversions of x against the reference's.
 #include <doctest/doctest.h>
 
 #include <algorithm>
+#include <bit>
+#include <cfloat>
 #include <cmath>
+#include <cstdint>
 #include <initializer_list>
 #include <limits>
 #include <string>
+#include <type_traits>
 #include <vector>
 
 #include <qlite/gemm/gemm.hpp>
@@ -60,6 +65,45 @@ void check_int4(const std::vector<shape>& shapes) {
     check_exact(w, gemm_mode::weight_only, seed);
     check_exact(w, gemm_mode::int8_activations, seed);
   }
+}
+
+// Rows of x that stress the per-call conversions of x (all of length k, row stride k + 3; the
+// last row ends at the end of the buffer, so a read past it is an ASan error).
+std::vector<float> awkward_rows(std::size_t k, std::size_t ld, std::size_t& m) {
+  const float nan = std::numeric_limits<float>::quiet_NaN(), inf = std::numeric_limits<float>::infinity();
+  const std::vector<float> noise = test::random_floats(k, static_cast<std::uint32_t>(k), -2.0f, 2.0f);
+  std::vector<std::vector<float>> rows;
+  auto row = [&](auto f) {
+    std::vector<float> r(k);
+    for (std::size_t c = 0; c < k; ++c) r[c] = f(c);
+    rows.push_back(r);
+  };
+  row([&](std::size_t c) { return noise[c]; });
+  row([&](std::size_t c) { return c == k - 1 ? 300.0f : noise[c]; });  // outlier in the tail
+  row([&](std::size_t) { return 0.0f; });                              // amax 0
+  row([&](std::size_t c) { return c % 2 ? -0.0f : 0.0f; });            // ±0
+  // subnormal and −0: amax < FLT_MIN
+  row([&](std::size_t c) { return c % 3 ? 1e-40f * static_cast<float>(c % 7) : -0.0f; });
+  row([&](std::size_t c) { return c % 3 ? 0.0f : FLT_MIN; });  // amax = FLT_MIN: inv = ∞, 0 · ∞
+  row([&](std::size_t c) { return c % 4 ? 1e-37f * noise[c] : 0.0f; });          // inv = ∞ again
+  row([&](std::size_t c) { return c % 5 == 1 ? 2e-38f : 1e-39f * noise[c]; });   // amax just above FLT_MIN
+  row([&](std::size_t c) { return c % 9 == 4 ? -FLT_MAX : noise[c] * 1e36f; });  // huge; tiny products
+  row([&](std::size_t c) { return c == 0 ? 127.0f : static_cast<float>(c % 6) - 2.5f; });  // ties ±0.5…2.5
+  row([&](std::size_t c) { return c == k / 2 ? -127.0f : (c % 2 ? 126.5f : -125.5f); });   // ties near 127
+  row([&](std::size_t c) { return c % 11 == 3 ? nan : noise[c]; });  // NaN skipped by max, code 0
+  row([&](std::size_t c) { return c == k / 3 ? inf : noise[c]; });   // amax ∞: inv 0, ∞ · 0 = NaN
+  row([&](std::size_t c) { return c == k - 1 ? -inf : noise[c]; });
+  row([&](std::size_t) { return std::numeric_limits<float>::quiet_NaN(); });  // all NaN: amax 0
+  row([&](std::size_t c) {  // bf16 ties, overflow to ∞, payload-only NaN, subnormals
+    const std::uint32_t bits[] = {0x3f808000U, 0x3f818000U, 0x7f7f8000U, 0xff7f7fffU, 0x7f800001U,
+                                  0xff800100U, 0x00008000U, 0x80018000U, 0x007fffffU};
+    return c % 2 ? std::bit_cast<float>(bits[c / 2 % 9]) : noise[c];
+  });
+  m = rows.size();
+  std::vector<float> x((m - 1) * ld + k, -1.0f);
+  for (std::size_t r = 0; r < m; ++r)
+    std::copy(rows[r].begin(), rows[r].end(), x.begin() + static_cast<long>(r * ld));
+  return x;
 }
 
 }  // namespace
@@ -189,6 +233,58 @@ TEST_SUITE("gemm") {
             INFO("act ", std::string(to_string(act)), " mode ", std::string(to_string(mode)), " M ", m);
             CHECK(test::first_difference(y, yr) == -1);
           }
+    });
+  }
+
+  TEST_CASE("the per-call conversions of x (int8 codes, bf16) are bitwise the reference on every arch") {
+    // Odd K, group = K padded (per-channel) or 8…128, awkward rows (see awkward_rows); the
+    // outputs start as garbage so that the padding must be written.
+    test::for_each_arch([](arch_id) {
+      std::vector<std::size_t> ks;
+      for (std::size_t k = 1; k <= 70; ++k) ks.push_back(k);
+      ks.push_back(4095);
+      ks.push_back(4097);
+      for (const std::size_t k : ks)
+        for (const std::size_t g :
+             {std::size_t{0}, std::size_t{8}, std::size_t{32}, std::size_t{64}, std::size_t{128}}) {
+          const std::size_t ld = k + 3, k_padded = detail::round_up(k, g ? g : 4), group = g ? g : k_padded;
+          const std::size_t groups = k_padded / group;
+          std::size_t m = 0;
+          const std::vector<float> x = awkward_rows(k, ld, m);
+          std::vector<std::int8_t> q(m * k_padded, 0x55), qr(m * k_padded, 0x55);
+          std::vector<float> sc(m, -1.0f), scr(m, -1.0f);
+          std::vector<std::int32_t> gs(m * groups, -1), gsr(m * groups, -1);
+          std::vector<std::uint16_t> b(m * k_padded, 0x5555), br(m * k_padded, 0x5555);
+          dispatch([&](auto arch) {
+            using A = decltype(arch);
+            if constexpr (std::is_same_v<A, scalar_arch>) {
+              ref::detail::quantize_activations<void>(x.data(), ld, m, k, k_padded, group, q.data(),
+                                                      sc.data(), gs.data());
+              ref::detail::round_activations_bf16<void>(x.data(), ld, m, k, k_padded, b.data());
+            } else {
+              kernel::gemm_quantize_activations<A>(x.data(), ld, m, k, k_padded, group, q.data(), sc.data(),
+                                                   gs.data());
+              kernel::gemm_round_bf16<A>(x.data(), ld, m, k, k_padded, b.data(), cpu().avx512_bf16);
+            }
+          });
+          ref::detail::quantize_activations<void>(x.data(), ld, m, k, k_padded, group, qr.data(), scr.data(),
+                                                  gsr.data());
+          ref::detail::round_activations_bf16<void>(x.data(), ld, m, k, k_padded, br.data());
+          INFO("K ", k, " group ", group);
+          for (std::size_t r = 0; r < m; ++r) {
+            INFO("row ", r);
+            CHECK(std::bit_cast<std::uint32_t>(sc[r]) == std::bit_cast<std::uint32_t>(scr[r]));
+            CHECK(std::equal(q.begin() + static_cast<long>(r * k_padded),
+                             q.begin() + static_cast<long>((r + 1) * k_padded),
+                             qr.begin() + static_cast<long>(r * k_padded)));
+            CHECK(std::equal(gs.begin() + static_cast<long>(r * groups),
+                             gs.begin() + static_cast<long>((r + 1) * groups),
+                             gsr.begin() + static_cast<long>(r * groups)));
+            CHECK(std::equal(b.begin() + static_cast<long>(r * k_padded),
+                             b.begin() + static_cast<long>((r + 1) * k_padded),
+                             br.begin() + static_cast<long>(r * k_padded)));
+          }
+        }
     });
   }
 

@@ -9,7 +9,6 @@
 
 #include <algorithm>
 #include <bit>
-#include <cfloat>
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
@@ -18,6 +17,7 @@
 #include <xsimd/xsimd.hpp>
 
 #include "qlite/core/dispatch.hpp"
+#include "qlite/arch/gemm_act_kernels.hpp"
 #include "qlite/arch/gemm_kernels_decl.hpp"
 #include "qlite/gemm/reference.hpp"
 
@@ -843,57 +843,6 @@ void gemm_panels(const qlite::detail::gemm_args& a, std::size_t p0, std::size_t 
 #else
   return ref::detail::gemm_panels<Arch>(a, p0, p1);
 #endif
-}
-
-/// Dynamic int8 quantization of the activations (reference math, compiled for Arch).
-template <class Arch>
-void gemm_quantize_activations(const float* x, std::size_t ldx, std::size_t m, std::size_t k,
-                               std::size_t k_padded, std::size_t group, std::int8_t* q, float* scale,
-                               std::int32_t* gsum) noexcept {
-#if defined(QLITE_X86_64)
-  if constexpr (std::is_base_of_v<xsimd::avx512bw, Arch>) {
-    // The reference's operations 16 at a time: max is exact in any order, x · inv is the same
-    // product, vcvtps2dq rounds half to even like nearbyint in the default rounding mode.
-    const std::size_t groups = k_padded / group;
-    for (std::size_t r = 0; r < m; ++r) {
-      const float* xr = x + r * ldx;
-      std::int8_t* qr = q + r * k_padded;
-      const auto tail = [&](std::size_t c) {
-        return static_cast<__mmask16>(k - c >= 16 ? 0xFFFF : (1U << (k - c)) - 1);
-      };
-      __m512 vmax = _mm512_setzero_ps();
-      for (std::size_t c = 0; c < k; c += 16)
-        vmax = _mm512_max_ps(vmax, _mm512_abs_ps(_mm512_maskz_loadu_ps(tail(c), xr + c)));
-      const float amax = _mm512_reduce_max_ps(vmax);
-      std::memset(qr, 0, k_padded);
-      if (amax >= FLT_MIN) {
-        scale[r] = amax / 127.0f;
-        const __m512 inv = _mm512_set1_ps(127.0f / amax);
-        const __m512i lo = _mm512_set1_epi32(-127), hi = _mm512_set1_epi32(127);
-        for (std::size_t c = 0; c < k; c += 16) {
-          const __m512i v = _mm512_cvtps_epi32(_mm512_mul_ps(_mm512_maskz_loadu_ps(tail(c), xr + c), inv));
-          _mm512_mask_cvtepi32_storeu_epi8(qr + c, tail(c), _mm512_min_epi32(_mm512_max_epi32(v, lo), hi));
-        }
-      } else {
-        scale[r] = 0.0f;
-      }
-      for (std::size_t g = 0; g < groups; ++g) {
-        std::int32_t sum = 0;
-        for (std::size_t c = g * group; c < (g + 1) * group; ++c) sum += qr[c];
-        gsum[r * groups + g] = sum;
-      }
-    }
-    return;
-  }
-#endif
-  ref::detail::quantize_activations<Arch>(x, ldx, m, k, k_padded, group, q, scale, gsum);
-}
-
-/// x → bf16 bits (nearest even), padded to k_padded.
-template <class Arch>
-void gemm_round_bf16(const float* x, std::size_t ldx, std::size_t m, std::size_t k, std::size_t k_padded,
-                     std::uint16_t* xb) noexcept {
-  ref::detail::round_activations_bf16<Arch>(x, ldx, m, k, k_padded, xb);
 }
 
 }  // namespace qlite::kernel

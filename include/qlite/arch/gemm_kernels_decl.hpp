@@ -11,15 +11,16 @@ namespace qlite::kernel {
 /// Output channels of panels [p0, p1) for all rows of x (reference.hpp defines the math).
 template <class Arch>
 void gemm_panels(const qlite::detail::gemm_args& a, std::size_t p0, std::size_t p1) noexcept;
-/// Dynamic per-row int8 quantization of x (reference math, compiled for Arch).
+/// Dynamic per-row int8 quantization of x, bit-identical to ref::detail::quantize_activations.
 template <class Arch>
 void gemm_quantize_activations(const float* x, std::size_t ldx, std::size_t m, std::size_t k,
                                std::size_t k_padded, std::size_t group, std::int8_t* q, float* scale,
                                std::int32_t* gsum) noexcept;
-/// x → bf16 bits (nearest even), padded with zeros to k_padded.
+/// x → bf16 bits (nearest even), padded with zeros to k_padded; vcvtne2ps2bf16 if the CPU has
+/// AVX512-BF16 (the caller reads qlite::cpu()).
 template <class Arch>
 void gemm_round_bf16(const float* x, std::size_t ldx, std::size_t m, std::size_t k, std::size_t k_padded,
-                     std::uint16_t* xb) noexcept;
+                     std::uint16_t* xb, bool cpu_has_avx512_bf16) noexcept;
 }  // namespace qlite::kernel
 
 // The explicit instantiations of this file for one arch (see arch/instantiate.hpp).
@@ -30,4 +31,4 @@ void gemm_round_bf16(const float* x, std::size_t ldx, std::size_t m, std::size_t
                                                              std::size_t, std::size_t, std::size_t,         \
                                                              std::int8_t*, float*, std::int32_t*) noexcept; \
   PREFIX void qlite::kernel::gemm_round_bf16<ARCH>(const float*, std::size_t, std::size_t, std::size_t,     \
-                                                   std::size_t, std::uint16_t*) noexcept;
+                                                   std::size_t, std::uint16_t*, bool) noexcept;

@@ -84,7 +84,8 @@ void gemm(matrix_view<const float> x, const packed_weights<Format>& w, matrix_vi
         };
         parallel_for(x.rows(), quantize, x.rows() >= 32 ? threads : 1U);
       } else if (params.mode == gemm_mode::bf16_activations) {
-        kernel::gemm_round_bf16<A>(x.data(), x.stride(), x.rows(), s.cols, s.k_padded, c.xb);
+        kernel::gemm_round_bf16<A>(x.data(), x.stride(), x.rows(), s.cols, s.k_padded, c.xb,
+                                   c.args.use_dpbf16);
       }
       parallel_for(
           s.panels, [&](std::size_t p0, std::size_t p1) { kernel::gemm_panels<A>(c.args, p0, p1); }, threads);

@@ -11,7 +11,9 @@
 //   int8_activations (W8A8, W4A8)     per row m, once per call:
 //       amax = max_k |x[m][k]|; if amax < FLT_MIN the row's codes and scale are 0, else
 //       sx = amax / 127, inv = 127 / amax, qx[k] = clamp(nearbyint(x[m][k] · inv), −127, 127)
-//       (round half to even). Then acc = 0; for each group g:
+//       (round half to even). A NaN product has code 0: 0 · inv when inv overflows to ∞
+//       (amax < 127/FLT_MAX), and for non-finite x (outside this contract) NaN · inv or ∞ · 0
+//       (amax = ∞); the max skips NaN. Then acc = 0; for each group g:
 //       d = Σ_{k in g} q(n,k) · qx[k]   (exact in int32; groups of more than 65536 int8 weights
 //       are refused with errc::unsupported)
 //       acc = fma(float(d), s(n,g), acc);  and finally acc = acc · sx
@@ -165,8 +167,10 @@ void quantize_activations(const float* x, std::size_t ldx, std::size_t m, std::s
     if (amax >= FLT_MIN) {
       scale[r] = amax / 127.0f;
       const float inv = 127.0f / amax;
-      for (std::size_t c = 0; c < k; ++c)
-        qr[c] = static_cast<std::int8_t>(std::clamp(std::nearbyint(xr[c] * inv), -127.0f, 127.0f));
+      for (std::size_t c = 0; c < k; ++c) {
+        const float v = std::nearbyint(xr[c] * inv);
+        qr[c] = v == v ? static_cast<std::int8_t>(std::clamp(v, -127.0f, 127.0f)) : 0;  // NaN: 0
+      }
     } else {
       scale[r] = 0.0f;
     }

@@ -4,8 +4,10 @@
 //   gemm_quantize_activations   W8A8/W4A8: dynamic per-row int8 codes, row scales and the
 //                               codes' sums per weight group (ref::detail::quantize_activations)
 //   gemm_round_bf16             bf16_activations: x → bf16 bits (ref::detail::round_activations_bf16)
+//   gemm_split_digits           weight_only integer formats: x → four planes of base-255 digits
+//                               (ref::detail::split_activations, compiled for this arch)
 //
-// Both are bit-identical to the reference for every input. The int8 quantization is one xsimd
+// All are bit-identical to the reference for every input. The int8 quantization is one xsimd
 // implementation for every SIMD register family (SSE2 … AVX-512, NEON64), 16 floats per step;
 // only the narrowing store of the 16 codes is per ISA. bf16 rounding is qlite::convert's
 // kernel (vcvtne2ps2bf16 where the CPU has AVX512-BF16, integer RNE otherwise) per row.
@@ -250,6 +252,13 @@ void gemm_quantize_activations(const float* x, std::size_t ldx, std::size_t m, s
     ref::detail::quantize_activations<Arch>(x, ldx, m, k, k_padded, group, q, scale, gsum);
   else
     act_detail::quantize_rows<Arch, B>(x, ldx, m, k, k_padded, group, q, scale, gsum);
+}
+
+/// Four int8 digit planes of x per row (weight_only, integer formats), as the reference.
+template <class Arch>
+void gemm_split_digits(const float* x, std::size_t ldx, std::size_t m, std::size_t k, std::size_t k_padded,
+                       std::size_t group, std::int8_t* q, float* scale, std::int32_t* gsum) noexcept {
+  ref::detail::split_activations<Arch>(x, ldx, m, k, k_padded, group, q, scale, gsum);
 }
 
 /// x → bf16 bits (nearest even), padded with zeros to k_padded.

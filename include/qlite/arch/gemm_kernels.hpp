@@ -52,7 +52,9 @@ using qlite::detail::weight_kind;
 
 inline constexpr std::size_t cb = 64;  // chunk bytes
 
-enum class tile_kind { act8_int8, act8_int4, wo_int8, wo_int4, wo_f32, wo_f16, wo_bf16, act_bf16 };
+// act8_*: int8 dot products against int8 codes of x (W8A8 / W4A8, and weight_only on integer
+// weights with x as four digit planes); wo_*: float weights, fp32 FMA; act_bf16: bf16 pairs.
+enum class tile_kind { act8_int8, act8_int4, wo_f32, wo_f16, wo_bf16, act_bf16 };
 
 inline std::int32_t load4(const void* p) noexcept {
   std::int32_t v;
@@ -96,10 +98,6 @@ struct v512 {
   static vi band(vi a, vi b) noexcept { return _mm512_and_si512(a, b); }
   static vi srli16_4(vi a) noexcept { return _mm512_srli_epi16(a, 4); }
   template <int S>
-  static vi srli32(vi a) noexcept {
-    return _mm512_srli_epi32(a, S);
-  }
-  template <int S>
   static vi slli32(vi a) noexcept {
     return _mm512_slli_epi32(a, S);
   }
@@ -109,10 +107,6 @@ struct v512 {
   static vf fma(vf a, vf b, vf c) noexcept { return _mm512_fmadd_ps(a, b, c); }
   static vf mul(vf a, vf b) noexcept { return _mm512_mul_ps(a, b); }
   static vf add(vf a, vf b) noexcept { return _mm512_add_ps(a, b); }
-  static vf fsub(vf a, vf b) noexcept { return _mm512_sub_ps(a, b); }
-  static vf permf(vi idx, vf table) noexcept { return _mm512_permutexvar_ps(idx, table); }
-  // a & b | c
-  static vi and_or(vi a, vi b, vi c) noexcept { return _mm512_ternarylogic_epi32(a, b, c, 0xEA); }
   static vf loadf(const float* p) noexcept { return _mm512_loadu_ps(p); }
   static void storef(float* p, vf v) noexcept { _mm512_storeu_ps(p, v); }
   static vf load_f16(const void* p) noexcept {
@@ -156,19 +150,7 @@ struct v256 {
   static vi set1(std::int32_t v) noexcept { return _mm256_set1_epi32(v); }
   static vf fset1(float v) noexcept { return _mm256_set1_ps(v); }
   static vi band(vi a, vi b) noexcept { return _mm256_and_si256(a, b); }
-  // a | b, opaque to the optimizer (GCC rewrites (w | c) & m as (w & m) | (c & m): two ops per use).
-  static vi bor_opaque(vi a, vi b) noexcept {
-    vi r = _mm256_or_si256(a, b);
-#if defined(__AVX__)  // clang checks the operand in every TU; v256 runs only in AVX ones
-    __asm__("" : "+x"(r));
-#endif
-    return r;
-  }
   static vi srli16_4(vi a) noexcept { return _mm256_srli_epi16(a, 4); }
-  template <int S>
-  static vi srli32(vi a) noexcept {
-    return _mm256_srli_epi32(a, S);
-  }
   template <int S>
   static vi slli32(vi a) noexcept {
     return _mm256_slli_epi32(a, S);
@@ -179,7 +161,6 @@ struct v256 {
   static vf fma(vf a, vf b, vf c) noexcept { return _mm256_fmadd_ps(a, b, c); }
   static vf mul(vf a, vf b) noexcept { return _mm256_mul_ps(a, b); }
   static vf add(vf a, vf b) noexcept { return _mm256_add_ps(a, b); }
-  static vf fsub(vf a, vf b) noexcept { return _mm256_sub_ps(a, b); }
   static vf loadf(const float* p) noexcept { return _mm256_loadu_ps(p); }
   static void storef(float* p, vf v) noexcept { _mm256_storeu_ps(p, v); }
   static vf load_f16(const void* p) noexcept {
@@ -199,8 +180,6 @@ struct v256 {
                                _mm256_set1_epi16(1)));
   }
 };
-
-inline void prefetch(const void* p) noexcept { _mm_prefetch(static_cast<const char*>(p), _MM_HINT_T0); }
 
 #if defined(QLITE_HAVE_AVXVNNI_TARGET)
 #define QLITE_DETAIL_AVXVNNI_TARGET __attribute__((target("avxvnni")))
@@ -237,16 +216,7 @@ struct v128 {
   static vi set1(std::int32_t v) noexcept { return _mm_set1_epi32(v); }
   static vf fset1(float v) noexcept { return _mm_set1_ps(v); }
   static vi band(vi a, vi b) noexcept { return _mm_and_si128(a, b); }
-  static vi bor_opaque(vi a, vi b) noexcept {  // see v256
-    vi r = _mm_or_si128(a, b);
-    __asm__("" : "+x"(r));
-    return r;
-  }
   static vi srli16_4(vi a) noexcept { return _mm_srli_epi16(a, 4); }
-  template <int S>
-  static vi srli32(vi a) noexcept {
-    return _mm_srli_epi32(a, S);
-  }
   template <int S>
   static vi slli32(vi a) noexcept {
     return _mm_slli_epi32(a, S);
@@ -277,7 +247,6 @@ struct v128 {
   }
   static vf mul(vf a, vf b) noexcept { return _mm_mul_ps(a, b); }
   static vf add(vf a, vf b) noexcept { return _mm_add_ps(a, b); }
-  static vf fsub(vf a, vf b) noexcept { return _mm_sub_ps(a, b); }
   static vf loadf(const float* p) noexcept { return _mm_loadu_ps(p); }
   static void storef(float* p, vf v) noexcept { _mm_storeu_ps(p, v); }
   static vf load_f16(const void* p) noexcept {  // no F16C: the reference's conversion
@@ -355,9 +324,15 @@ QLITE_FORCE_INLINE typename V::vf load_scales(const gemm_args& a, std::size_t p,
 /// accumulator twice per chunk.
 // clang-format cannot lay out QLITE_DETAIL_UNROLL (a pragma) on a line of its own.
 // clang-format off
-template <class V, bool I4, std::size_t MR, std::size_t NP, std::size_t CPG>
+//
+// Digits (weight_only with integer weights): the MR = 4 rows are the four digit planes of one
+// row of x, and each group folds the four sums into one float first (ref combine_digits):
+// acc[v] = fma(f, s, acc[v]).
+template <class V, bool I4, std::size_t MR, std::size_t NP, std::size_t CPG, bool Digits>
 QLITE_FORCE_INLINE void act8_dot(const gemm_args& args, std::size_t p, std::size_t m0,
                                  typename V::vf* acc) noexcept {
+  static_assert(!Digits || MR == 4);
+  constexpr std::size_t FR = Digits ? 1 : MR;  // float accumulator rows
   using vi = typename V::vi;
   const gemm_args a = args;  // a local copy: the stores to acc (may_alias vectors) cannot change it
   constexpr std::size_t PV = panel_rows / V::lanes, NV = NP * PV, vb = V::lanes * 4, ck = I4 ? 8 : 4;
@@ -368,9 +343,9 @@ QLITE_FORCE_INLINE void act8_dot(const gemm_args& args, std::size_t p, std::size
   const std::uint8_t* w = a.data + p * a.panel_bytes;
   const std::int8_t* x = a.xq + m0 * a.k_padded;
   const vi nib = V::set1(0x0F0F0F0F);
-  typename V::vf fa[MR][NV];
+  typename V::vf fa[FR][NV];
 QLITE_DETAIL_UNROLL
-  for (std::size_t r = 0; r < MR; ++r)
+  for (std::size_t r = 0; r < FR; ++r)
 QLITE_DETAIL_UNROLL
     for (std::size_t v = 0; v < NV; ++v) fa[r][v] = acc[r * NV + v];
   for (std::size_t g = 0; g < a.groups; ++g) {
@@ -428,12 +403,20 @@ QLITE_DETAIL_UNROLL
       for (std::size_t h = 0; h < PV; ++h) {
         const std::size_t v = j * PV + h;
         const typename V::vf sc = load_scales<V>(a, p + j, g, h);
+        if constexpr (Digits) {
+          const typename V::vf f = ref::detail::combine_digits(
+              V::cvt(ia[0][v]), V::cvt(ia[1][v]), V::cvt(ia[2][v]), V::cvt(ia[3][v]),
+              [](typename V::vf u, typename V::vf s, typename V::vf t) { return V::fma(u, s, t); },
+              V::fset1(255.0f), V::fset1(65025.0f), V::fset1(16581375.0f));
+          fa[0][v] = V::fma(f, sc, fa[0][v]);
+        } else {
 QLITE_DETAIL_UNROLL
-        for (std::size_t r = 0; r < MR; ++r) fa[r][v] = V::fma(V::cvt(ia[r][v]), sc, fa[r][v]);
+          for (std::size_t r = 0; r < MR; ++r) fa[r][v] = V::fma(V::cvt(ia[r][v]), sc, fa[r][v]);
+        }
       }
   }
 QLITE_DETAIL_UNROLL
-  for (std::size_t r = 0; r < MR; ++r)
+  for (std::size_t r = 0; r < FR; ++r)
 QLITE_DETAIL_UNROLL
     for (std::size_t v = 0; v < NV; ++v) acc[r * NV + v] = fa[r][v];
 }
@@ -447,10 +430,10 @@ struct avxvnni_ops {
   using type = void;
 };
 
-template <class V, bool I4, std::size_t MR, std::size_t NP, std::size_t CPG>
+template <class V, bool I4, std::size_t MR, std::size_t NP, std::size_t CPG, bool D>
 [[gnu::noinline]] void act8_plain(const gemm_args& a, std::size_t p, std::size_t m0,
                                   typename V::vf* acc) noexcept {
-  act8_dot<V, I4, MR, NP, CPG>(a, p, m0, acc);
+  act8_dot<V, I4, MR, NP, CPG, D>(a, p, m0, acc);
 }
 
 #if defined(QLITE_HAVE_AVXVNNI_TARGET)
@@ -462,21 +445,21 @@ struct avxvnni_ops<v256<A>> {
 };
 
 // flatten: V's dot products (target avxvnni) are inlined here, where that target is enabled.
-template <class V, bool I4, std::size_t MR, std::size_t NP, std::size_t CPG>
+template <class V, bool I4, std::size_t MR, std::size_t NP, std::size_t CPG, bool D>
 [[gnu::noinline, gnu::flatten]] QLITE_DETAIL_AVXVNNI_TARGET void act8_avxvnni(const gemm_args& a,
                                                                               std::size_t p, std::size_t m0,
                                                                               typename V::vf* acc) noexcept {
-  act8_dot<V, I4, MR, NP, CPG>(a, p, m0, acc);
+  act8_dot<V, I4, MR, NP, CPG, D>(a, p, m0, acc);
 }
 #endif
 
 /// act8_dot in a function of its own (compiled for AVX-VNNI with the v256vnni ops).
-template <class V, bool I4, std::size_t MR, std::size_t NP, std::size_t CPG>
+template <class V, bool I4, std::size_t MR, std::size_t NP, std::size_t CPG, bool D>
 void act8_tile(const gemm_args& a, std::size_t p, std::size_t m0, typename V::vf* acc) noexcept {
   if constexpr (is_avxvnni_ops_v<V>)
-    act8_avxvnni<V, I4, MR, NP, CPG>(a, p, m0, acc);
+    act8_avxvnni<V, I4, MR, NP, CPG, D>(a, p, m0, acc);
   else
-    act8_plain<V, I4, MR, NP, CPG>(a, p, m0, acc);
+    act8_plain<V, I4, MR, NP, CPG, D>(a, p, m0, acc);
 }
 
 #define QLITE_DETAIL_BF16_TARGET __attribute__((target("avx512f,avx512bw,avx512bf16")))
@@ -503,20 +486,6 @@ QLITE_DETAIL_BF16_TARGET void tile_dpbf16(const gemm_args& a, std::size_t p, std
     for (std::size_t j = 0; j < NP; ++j) out[r * NP + j] = acc[r][j];
 }
 
-/// Weight-only codes on AVX2 and SSE4.2. The float with exponent field 150 − P and the code u
-/// at mantissa bits P… (P + width ≤ 23) is 2^(23−P) + u exactly, and minus the exact
-/// `sub` = 2^(23−P) + z it is u − z. wx = w | wx_exponents sets the one-bits of all those
-/// exponents (P = 0, 4, …, 16) above the codes (the codes that sat there come from w >> 12 or
-/// w >> 16), so one AND with (Mask << P) | (150 − P) << 23 forms each float: and + subtract
-/// per 8 codes instead of shift, shift, convert (on Zen 5 shifts, conversions and float adds
-/// share two of the four vector pipes; the FMAs use two others, logic any).
-inline constexpr std::int32_t wx_exponents = 0x9E << 23;  // 0x96 | 0x92 | 0x8E | 0x8A | 0x86
-
-template <class V, int P, std::uint32_t Mask>
-QLITE_FORCE_INLINE typename V::vf magic_code(typename V::vi wx, typename V::vf sub) noexcept {
-  return V::fsub(V::as_f(V::band(wx, V::set1(static_cast<std::int32_t>(Mask << P | (150U - P) << 23)))), sub);
-}
-
 /// The tile: rows m0 … m0+MR−1, panels p … p+NP−1.
 template <class Arch, class V, tile_kind K, std::size_t MR, std::size_t NP>
 void tile(const gemm_args& a, std::size_t p, std::size_t m0) noexcept {
@@ -533,124 +502,30 @@ void tile(const gemm_args& a, std::size_t p, std::size_t m0) noexcept {
 
   if constexpr (K == tile_kind::act8_int8 || K == tile_kind::act8_int4) {
     constexpr bool i4 = K == tile_kind::act8_int4;
-    switch (a.groups == 1 ? 0 : a.group / (i4 ? 8 : 4)) {
-      case 4:
-        act8_tile<V, i4, MR, NP, 4>(a, p, m0, acc[0]);
-        break;
-      case 8:
-        act8_tile<V, i4, MR, NP, 8>(a, p, m0, acc[0]);
-        break;
-      case 16:
-        act8_tile<V, i4, MR, NP, 16>(a, p, m0, acc[0]);
-        break;
-      default:
-        act8_tile<V, i4, MR, NP, 0>(a, p, m0, acc[0]);
-        break;
-    }
-  } else if constexpr (K == tile_kind::wo_int8 || K == tile_kind::wo_int4) {
-    constexpr bool i4 = K == tile_kind::wo_int4;
-    constexpr std::size_t ck = i4 ? 8 : 4;
-    const std::size_t cpg = a.group / ck;
-    const float* xr[MR];
-    for (std::size_t r = 0; r < MR; ++r) xr[r] = a.x + (m0 + r) * a.ldx;
-    // Asym: q = float(u) − float(z), exact (small integers). Sym int4 codes come out as u − 8.
-    auto groups = [&]<bool Asym>() {
-      // AVX-512: vpermps reads only bits 3:0 of each index lane, so the code at bits S…S+3
-      // needs one shift and no mask, and the 16-entry table turns it into the exact float.
-      // AVX2, SSE4.2: magic_code, int4 from w (codes at bits 0…19) and w >> 12 (bits 20…31), int8 from
-      // w (bytes 0, 1) and w >> 16 (bytes 2, 3).
-      const vf table = [] {
-        if constexpr (V::lanes == 16)
-          return Asym ? _mm512_setr_ps(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15)
-                      : _mm512_setr_ps(-8, -7, -6, -5, -4, -3, -2, -1, 0, 1, 2, 3, 4, 5, 6, 7);
-        else
-          return V::fzero();
-      }();
-      constexpr int hs = i4 ? 12 : 16;                      // AVX2: wy = w >> hs
-      constexpr std::uint32_t code_mask = i4 ? 0xF : 0xFF;  // AVX2
-      const vi low8 = V::set1(0xFF), magic = V::set1(0x4B000000);
-      const vf magic_f = V::fset1(8388736.0f);  // 2^23 + 128
-      for (std::size_t g = 0; g < a.groups; ++g) {
-        vf s[MR][NV];
-        for (std::size_t r = 0; r < MR; ++r)
-          for (std::size_t v = 0; v < NV; ++v) s[r][v] = V::fzero();
-        vf zf[NV];
-        for (std::size_t j = 0; j < NP; ++j)
-          for (std::size_t h = 0; h < PV; ++h)
-            zf[j * PV + h] =
-                Asym ? V::cvt(V::load_u8(a.zeros + ((p + j) * a.groups + g) * panel_rows + h * V::lanes))
-                     : V::fset1(i4 ? 8.0f : 128.0f);
-        // AVX2: zsub[i][v] = 2^(23−4i) + z, magic_code's subtrahend for codes at bits 4i….
-        vf zsub[5][NV];
-        if constexpr (V::lanes != 16)
-          for (int i = 0; i < 5; ++i)
-            for (std::size_t v = 0; v < NV; ++v)
-              zsub[i][v] = V::add(zf[v], V::fset1(static_cast<float>(1 << (23 - 4 * i))));
-        for (std::size_t c = g * cpg; c < (g + 1) * cpg; ++c) {
-          vi w[NV], wx[NV], wy[NV];
-          for (std::size_t j = 0; j < NP; ++j)
-            for (std::size_t h = 0; h < PV; ++h) w[j * PV + h] = V::load(wp[j] + c * cb + h * vb);
-          // 16 chunks ahead: 8 panel streams at once are more than the hardware prefetcher
-          // follows (measured: int8 at 4096² 570 → 390 µs, Q4_0 at 11008 × 4096 1480 → 920 µs).
-          // AVX2 int8 (2 streams) 32: +7–9 % at 11008 × 4096 (45 MB, from DRAM); int4 as fast at 16.
-          constexpr std::size_t ahead = V::lanes == 8 && !i4 ? 32 : 16;
-          for (std::size_t j = 0; j < NP; ++j) prefetch(wp[j] + (c + ahead) * cb);
-          if constexpr (V::lanes != 16)
-            for (std::size_t v = 0; v < NV; ++v) {
-              wx[v] = V::bor_opaque(w[v], V::set1(wx_exponents));
-              wy[v] = V::bor_opaque(V::template srli32<hs>(w[v]), V::set1(wx_exponents));
-            }
-          auto step = [&]<int S>(std::size_t kk) {
-            vf q[NV];
-            for (std::size_t v = 0; v < NV; ++v) {
-              // AVX-512 int8: the bits 0x4B0000uu are the float 2^23 + u, minus 2^23 + 128
-              // exactly u − 128.
-              if constexpr (!i4 && V::lanes == 16)
-                q[v] =
-                    V::fsub(V::as_f(V::and_or(S ? V::template srli32<S>(w[v]) : w[v], low8, magic)), magic_f);
-              else if constexpr (V::lanes == 16)
-                q[v] = V::permf(S ? V::template srli32<S>(w[v]) : w[v], table);
-              else if constexpr (S < (i4 ? 20 : 16))
-                q[v] = magic_code<V, S, code_mask>(wx[v], zsub[S / 4][v]);
-              else
-                q[v] = magic_code<V, S - hs, code_mask>(wy[v], zsub[(S - hs) / 4][v]);
-              if constexpr (Asym && V::lanes == 16) q[v] = V::fsub(q[v], zf[v]);
-            }
-            for (std::size_t r = 0; r < MR; ++r) {
-              const vf xv = V::fset1(xr[r][kk]);
-              for (std::size_t v = 0; v < NV; ++v) s[r][v] = V::fma(q[v], xv, s[r][v]);
-            }
-          };
-          if constexpr (i4) {
-            const std::size_t k0 = c * 8;
-            step.template operator()<0>(k0);
-            step.template operator()<8>(k0 + 1);
-            step.template operator()<16>(k0 + 2);
-            step.template operator()<24>(k0 + 3);
-            step.template operator()<4>(k0 + 4);
-            step.template operator()<12>(k0 + 5);
-            step.template operator()<20>(k0 + 6);
-            step.template operator()<28>(k0 + 7);
-          } else {
-            const std::size_t k0 = c * 4;
-            step.template operator()<0>(k0);
-            step.template operator()<8>(k0 + 1);
-            step.template operator()<16>(k0 + 2);
-            step.template operator()<24>(k0 + 3);
-          }
-        }
-        for (std::size_t j = 0; j < NP; ++j)
-          for (std::size_t h = 0; h < PV; ++h) {
-            const std::size_t v = j * PV + h;
-            const vf sc = load_scales<V>(a, p + j, g, h);
-            for (std::size_t r = 0; r < MR; ++r) acc[r][v] = V::fma(s[r][v], sc, acc[r][v]);
-          }
+    // weight_only: MR = 4 digit planes of one row of x (run_panels), folded per group.
+    const auto dot = [&]<bool D>() {
+      switch (a.groups == 1 ? 0 : a.group / (i4 ? 8 : 4)) {
+        case 4:
+          return act8_tile<V, i4, MR, NP, 4, D>(a, p, m0, acc[0]);
+        case 8:
+          return act8_tile<V, i4, MR, NP, 8, D>(a, p, m0, acc[0]);
+        case 16:
+          return act8_tile<V, i4, MR, NP, 16, D>(a, p, m0, acc[0]);
+        default:
+          return act8_tile<V, i4, MR, NP, 0, D>(a, p, m0, acc[0]);
       }
     };
-    if (i4 && a.asym)
-      groups.template operator()<i4>();
-    else
-      groups.template operator()<false>();
+    if constexpr (MR == 4) {
+      if (a.mode == gemm_mode::weight_only) {
+        dot.template operator()<true>();
+        for (std::size_t j = 0; j < NP; ++j)
+          for (std::size_t h = 0; h < PV; ++h)
+            store_lanes<Arch, V>(a, m0 / 4, (p + j) * panel_rows + h * V::lanes, acc[0][j * PV + h],
+                                 a.x_scale[m0 / 4], true);
+        return;
+      }
+    }
+    dot.template operator()<false>();
   } else if constexpr (K == tile_kind::wo_f32 || K == tile_kind::wo_f16) {
     constexpr bool h16 = K == tile_kind::wo_f16;
     constexpr std::size_t kb = h16 ? 32 : 64;  // bytes per k per panel
@@ -741,40 +616,49 @@ void tile_rows(const gemm_args& a, std::size_t p, std::size_t m0, std::size_t mr
 
 template <class Arch, class V, tile_kind K>
 void run_panels(const gemm_args& a, std::size_t p0, std::size_t p1) noexcept {
-  // Decode (M ≤ 2): 4 panels per tile for 4+ independent FMA chains; otherwise 6 rows × 2
-  // panels (12 accumulators: enough to cover the vpdpbusd/FMA latency at 2 per cycle), 8 × 3
-  // for vdpbf16ps; AVX2 has 16 registers and two per panel: 3 rows × 2 panels (2 × 2 for the
-  // AVX-VNNI int8 tiles).
+  // Decode (M ≤ 2): 4 panels per tile for 4+ independent chains; otherwise 6 rows × 2 panels
+  // (12 accumulators: enough to cover the vpdpbusd/FMA latency at 2 per cycle), 8 × 3 for
+  // vdpbf16ps; AVX2 has 16 registers and two per panel: 3 rows × 2 panels (2 × 2 for the
+  // AVX-VNNI int8 tiles). weight_only on integer weights: the 4 digit planes of one row of x
+  // per tile (4 × 4 panels at decode on AVX-512; 4 × 1 on AVX2 and SSE4.2, whose int32
+  // accumulators alone would fill the register file at 4 × 2).
   const bool decode = a.m <= 2;
-  // Weight-only int at M = 1: 8 panels, i.e. 8 independent FMA chains (latency 4, 2 per cycle).
-  constexpr bool wo_int = K == tile_kind::wo_int8 || K == tile_kind::wo_int4;
-  const bool wide = wide_tile_v<V, K> && a.use_dpbf16;
-  const std::size_t mstep = wide_tile_v<V, K> && !wide ? 6 : max_tile_rows<V, K>();
   constexpr bool act8 = K == tile_kind::act8_int8 || K == tile_kind::act8_int4;
+  const bool digits = act8 && a.mode == gemm_mode::weight_only;
+  const bool wide = wide_tile_v<V, K> && a.use_dpbf16;
+  const std::size_t rows = digits ? 4 * a.m : a.m;
+  const std::size_t mstep = digits ? 4 : wide_tile_v<V, K> && !wide ? 6 : max_tile_rows<V, K>();
   constexpr std::size_t act8_block_bytes = 256 * 1024;
   std::size_t p = p0;
   while (p < p1) {
     const std::size_t left = p1 - p;
     // AVX2 decodes 2 panels at a time: 4 panels need 32 live ymm (16 exist) and spill badly.
-    const std::size_t np = decode && V::lanes == 16 && left >= 4
-                               ? 4
-                               : (wide && left >= 3 ? 3 : (left >= 2 && (V::lanes > 4 || a.m == 1) ? 2 : 1));
-    if constexpr (wo_int && V::lanes == 16) {
-      if (a.m == 1 && left >= 8) {
-        tile<Arch, V, K, 1, 8>(a, p, 0);
-        p += 8;
-        continue;
-      }
-    }
+    const std::size_t np =
+        digits && V::lanes < 16
+            ? 1
+            : (decode && V::lanes == 16 && left >= 4
+                   ? 4
+                   : (wide && left >= 3 ? 3 : (left >= 2 && (V::lanes > 4 || a.m == 1) ? 2 : 1)));
     // AVX-512 W8A8 / W4A8 prefill: each row tile of x passes over nb pairs of panels in turn
     // (≈ 256 KB of codes, which stay in L2 for the whole M loop), so x streams from L3 once per
     // nb pairs instead of once per pair.
     const std::size_t nb = act8 && V::lanes == 16 && np == 2
                                ? std::clamp<std::size_t>(act8_block_bytes / (2 * a.panel_bytes), 1, left / 2)
                                : 1;
-    for (std::size_t m0 = 0; m0 < a.m; m0 += mstep) {
-      const std::size_t mr = std::min<std::size_t>(mstep, a.m - m0);
+    for (std::size_t m0 = 0; m0 < rows; m0 += mstep) {
+      const std::size_t mr = std::min<std::size_t>(mstep, rows - m0);
       for (std::size_t pq = p; pq < p + nb * np; pq += np) {
+        if constexpr (act8) {
+          if (digits) {
+            if (np == 4)
+              tile<Arch, V, K, 4, 4>(a, pq, m0);
+            else if (np == 2)
+              tile<Arch, V, K, 4, 2>(a, pq, m0);
+            else
+              tile<Arch, V, K, 4, 1>(a, pq, m0);
+            continue;
+          }
+        }
         if (np == 4)
           tile_rows<Arch, V, K, 4>(a, pq, m0, mr);
         else if (np == 2)
@@ -789,7 +673,7 @@ void run_panels(const gemm_args& a, std::size_t p0, std::size_t p1) noexcept {
   }
 }
 
-/// W8A8 / W4A8 panels (on the avxvnni path with the v256vnni ops).
+/// W8A8 / W4A8 and integer weight_only panels (on the avxvnni path with the v256vnni ops).
 template <class Arch, class V, tile_kind K>
 void run_act8_panels(const gemm_args& a, std::size_t p0, std::size_t p1) noexcept {
   using VV = typename avxvnni_ops<V>::type;
@@ -801,14 +685,11 @@ void run_act8_panels(const gemm_args& a, std::size_t p0, std::size_t p1) noexcep
 
 template <class Arch, class V>
 void simd_panels(const gemm_args& a, std::size_t p0, std::size_t p1) noexcept {
-  const bool int8act = a.mode == gemm_mode::int8_activations;
   switch (a.kind) {
     case weight_kind::int8:
-      return int8act ? run_act8_panels<Arch, V, tile_kind::act8_int8>(a, p0, p1)
-                     : run_panels<Arch, V, tile_kind::wo_int8>(a, p0, p1);
+      return run_act8_panels<Arch, V, tile_kind::act8_int8>(a, p0, p1);
     case weight_kind::int4:
-      return int8act ? run_act8_panels<Arch, V, tile_kind::act8_int4>(a, p0, p1)
-                     : run_panels<Arch, V, tile_kind::wo_int4>(a, p0, p1);
+      return run_act8_panels<Arch, V, tile_kind::act8_int4>(a, p0, p1);
     case weight_kind::f32:
       return run_panels<Arch, V, tile_kind::wo_f32>(a, p0, p1);
     case weight_kind::f16:

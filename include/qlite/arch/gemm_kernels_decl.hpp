@@ -16,6 +16,10 @@ template <class Arch>
 void gemm_quantize_activations(const float* x, std::size_t ldx, std::size_t m, std::size_t k,
                                std::size_t k_padded, std::size_t group, std::int8_t* q, float* scale,
                                std::int32_t* gsum) noexcept;
+/// weight_only integer formats: x → four int8 digit planes per row, ref::detail::split_activations.
+template <class Arch>
+void gemm_split_digits(const float* x, std::size_t ldx, std::size_t m, std::size_t k, std::size_t k_padded,
+                       std::size_t group, std::int8_t* q, float* scale, std::int32_t* gsum) noexcept;
 /// x → bf16 bits (nearest even), padded with zeros to k_padded; vcvtne2ps2bf16 if the CPU has
 /// AVX512-BF16 (the caller reads qlite::cpu()).
 template <class Arch>
@@ -30,5 +34,8 @@ void gemm_round_bf16(const float* x, std::size_t ldx, std::size_t m, std::size_t
   PREFIX void qlite::kernel::gemm_quantize_activations<ARCH>(const float*, std::size_t, std::size_t,        \
                                                              std::size_t, std::size_t, std::size_t,         \
                                                              std::int8_t*, float*, std::int32_t*) noexcept; \
+  PREFIX void qlite::kernel::gemm_split_digits<ARCH>(const float*, std::size_t, std::size_t, std::size_t,   \
+                                                     std::size_t, std::size_t, std::int8_t*, float*,        \
+                                                     std::int32_t*) noexcept;                               \
   PREFIX void qlite::kernel::gemm_round_bf16<ARCH>(const float*, std::size_t, std::size_t, std::size_t,     \
                                                    std::size_t, std::uint16_t*, bool) noexcept;

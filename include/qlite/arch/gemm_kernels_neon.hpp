@@ -8,8 +8,9 @@
 //                 pairs of int32, one addp per group. int8 codes become s8 with u ^ 0x80 = w
 //                 (no correction); int4 nibbles are s8 as they are, the zero code is removed
 //                 with the activation group sums: the int32 accumulators start at −z·Σx.
-//   weight-only   codes (vld4q_u8: byte i of the 16 lanes) → exact s8 q = u − z → fp32;
-//   and floats    vfmaq (one rounding, as std::fma).
+//   weight-only   integer weights: the same int8 tiles against x's four digit planes (one row
+//                 of x = 4 tile rows, folded per group as the reference); float weights:
+//                 vfmaq (one rounding, as std::fma).
 //
 // Each lane walks k in order with the reference's operations: results equal ref::gemm bit for bit.
 #pragma once
@@ -89,16 +90,26 @@ QLITE_DETAIL_UNROLL
   }
 }
 
-/// acc = fma(float(d), s, acc) for the group's lanes.
-template <class Arch, std::size_t MR, std::size_t NP>
+/// acc = fma(float(d), s, acc) for the group's lanes. D (weight_only on integer weights): the
+/// MR = 4 rows are the digit planes of one row of x, folded into fa[0] with combine_digits.
+template <class Arch, std::size_t MR, std::size_t NP, bool D>
 QLITE_FORCE_INLINE void fold_group(const gemm_args& a, std::size_t p, std::size_t g,
                                    const int32x4_t (&d)[MR][NP * 4],
                                    float32x4_t (&fa)[MR][NP * 4]) noexcept {
 QLITE_DETAIL_UNROLL
   for (std::size_t v = 0; v < NP * 4; ++v) {
     const float32x4_t sc = load_scales<Arch>(a, p + v / 4, g, v % 4);
+    if constexpr (D) {
+      static_assert(MR == 4);
+      const float32x4_t f = ref::detail::combine_digits(
+          vcvtq_f32_s32(d[0][v]), vcvtq_f32_s32(d[1][v]), vcvtq_f32_s32(d[2][v]), vcvtq_f32_s32(d[3][v]),
+          [](float32x4_t u, float32x4_t s, float32x4_t t) { return vfmaq_f32(t, u, s); },
+          vdupq_n_f32(255.0f), vdupq_n_f32(65025.0f), vdupq_n_f32(16581375.0f));
+      fa[0][v] = vfmaq_f32(fa[0][v], f, sc);
+    } else {
 QLITE_DETAIL_UNROLL
-    for (std::size_t r = 0; r < MR; ++r) fa[r][v] = vfmaq_f32(fa[r][v], vcvtq_f32_s32(d[r][v]), sc);
+      for (std::size_t r = 0; r < MR; ++r) fa[r][v] = vfmaq_f32(fa[r][v], vcvtq_f32_s32(d[r][v]), sc);
+    }
   }
 }
 
@@ -126,8 +137,9 @@ QLITE_DETAIL_UNROLL
   }
 }
 
-/// W8A8 / W4A8 with sdot: out[r·NV + v] = Σ_groups fma(float(d), s, ·), NV = 4·NP.
-template <class Arch, bool I4, std::size_t MR, std::size_t NP>
+/// W8A8 / W4A8 with sdot: out[r·NV + v] = Σ_groups fma(float(d), s, ·), NV = 4·NP (D: see
+/// fold_group; out[v] only).
+template <class Arch, bool I4, std::size_t MR, std::size_t NP, bool D>
 [[gnu::noinline]] QLITE_DETAIL_DOTPROD_TARGET void act8_sdot(const gemm_args& a, std::size_t p,
                                                              std::size_t m0,
                                                              float32x4_t* out) noexcept {
@@ -164,7 +176,7 @@ QLITE_DETAIL_UNROLL
       for (std::size_t r = 0; r < MR; ++r) xv[r] = vld1q_s8(x + r * a.k_padded + c * ck);
       sdot_chunk<Arch, I4, MR, NP, 0>(a, w, c, xv, ia);
     }
-    fold_group<Arch, MR, NP>(a, p, g, ia, fa);
+    fold_group<Arch, MR, NP, D>(a, p, g, ia, fa);
   }
 QLITE_DETAIL_UNROLL
   for (std::size_t r = 0; r < MR; ++r)
@@ -174,7 +186,7 @@ QLITE_DETAIL_UNROLL
 
 /// W8A8 / W4A8 on Armv8.0: smull (int8; int4: smull + smlal of both nibbles) to int16, addp of
 /// neighbours (lanes' partial sums: |·| ≤ 2 · 128 · 127 < 2^15), sadalp into the int32 lanes.
-template <class Arch, bool I4, std::size_t MR, std::size_t NP>
+template <class Arch, bool I4, std::size_t MR, std::size_t NP, bool D>
 [[gnu::noinline]] void act8_smull(const gemm_args& a, std::size_t p, std::size_t m0,
                                   float32x4_t* out) noexcept {
   constexpr std::size_t NV = NP * 4, ck = I4 ? 8 : 4;
@@ -214,85 +226,12 @@ QLITE_DETAIL_UNROLL
         }
       }
     }
-    fold_group<Arch, MR, NP>(a, p, g, ia, fa);
+    fold_group<Arch, MR, NP, D>(a, p, g, ia, fa);
   }
 QLITE_DETAIL_UNROLL
   for (std::size_t r = 0; r < MR; ++r)
 QLITE_DETAIL_UNROLL
     for (std::size_t v = 0; v < NV; ++v) out[r * NV + v] = fa[r][v];
-}
-
-/// 16 s8 values (one per lane of a panel) → 4 float vectors, exactly.
-template <class Arch>
-QLITE_FORCE_INLINE void s8_to_f32(int8x16_t q, float32x4_t* f) noexcept {
-  const int16x8_t lo = vmovl_s8(vget_low_s8(q)), hi = vmovl_high_s8(q);
-  f[0] = vcvtq_f32_s32(vmovl_s16(vget_low_s16(lo)));
-  f[1] = vcvtq_f32_s32(vmovl_high_s16(lo));
-  f[2] = vcvtq_f32_s32(vmovl_s16(vget_low_s16(hi)));
-  f[3] = vcvtq_f32_s32(vmovl_high_s16(hi));
-}
-
-/// Weight-only int8 / int4: per group s = fma(q, x, s) along k, acc = fma(s, scale, acc).
-template <class Arch, bool I4, std::size_t MR, std::size_t NP>
-[[gnu::noinline]] void wo_int(const gemm_args& a, std::size_t p, std::size_t m0, float32x4_t* out) noexcept {
-  constexpr std::size_t NV = NP * 4, ck = I4 ? 8 : 4;
-  const std::size_t cpg = a.group / ck;
-  float32x4_t acc[MR][NV];
-QLITE_DETAIL_UNROLL
-  for (std::size_t r = 0; r < MR; ++r)
-QLITE_DETAIL_UNROLL
-    for (std::size_t v = 0; v < NV; ++v) acc[r][v] = vdupq_n_f32(0.0f);
-  for (std::size_t g = 0; g < a.groups; ++g) {
-    float32x4_t s[MR][NV];
-QLITE_DETAIL_UNROLL
-    for (std::size_t r = 0; r < MR; ++r)
-QLITE_DETAIL_UNROLL
-      for (std::size_t v = 0; v < NV; ++v) s[r][v] = vdupq_n_f32(0.0f);
-    int8x16_t z[NP];  // int4: the zero codes (≤ 15) as s8
-QLITE_DETAIL_UNROLL
-    for (std::size_t j = 0; j < NP; ++j)
-      z[j] = I4 && a.asym ? vreinterpretq_s8_u8(vld1q_u8(a.zeros + ((p + j) * a.groups + g) * panel_rows))
-                          : vdupq_n_s8(8);
-    for (std::size_t c = g * cpg; c < (g + 1) * cpg; ++c) {
-      int8x16_t q[NP][ck];  // q[j][i]: k = ck·c + i of the 16 lanes of panel p + j
-QLITE_DETAIL_UNROLL
-      for (std::size_t j = 0; j < NP; ++j) {
-        const uint8x16x4_t b = vld4q_u8(a.data + (p + j) * a.panel_bytes + c * cb);
-QLITE_DETAIL_UNROLL
-        for (std::size_t i = 0; i < 4; ++i) {
-          if constexpr (I4) {
-            q[j][i] = vsubq_s8(vreinterpretq_s8_u8(vandq_u8(b.val[i], vdupq_n_u8(0x0F))), z[j]);
-            q[j][i + 4] = vsubq_s8(vreinterpretq_s8_u8(vshrq_n_u8(b.val[i], 4)), z[j]);
-          } else {
-            q[j][i] = vreinterpretq_s8_u8(veorq_u8(b.val[i], vdupq_n_u8(0x80)));
-          }
-        }
-      }
-QLITE_DETAIL_UNROLL
-      for (std::size_t i = 0; i < ck; ++i) {
-        const std::size_t k = c * ck + i;
-        float32x4_t f[NV];
-QLITE_DETAIL_UNROLL
-        for (std::size_t j = 0; j < NP; ++j) s8_to_f32<Arch>(q[j][i], f + 4 * j);
-QLITE_DETAIL_UNROLL
-        for (std::size_t r = 0; r < MR; ++r) {
-          const float xk = a.x[(m0 + r) * a.ldx + k];
-QLITE_DETAIL_UNROLL
-          for (std::size_t v = 0; v < NV; ++v) s[r][v] = vfmaq_n_f32(s[r][v], f[v], xk);
-        }
-      }
-    }
-QLITE_DETAIL_UNROLL
-    for (std::size_t v = 0; v < NV; ++v) {
-      const float32x4_t sc = load_scales<Arch>(a, p + v / 4, g, v % 4);
-QLITE_DETAIL_UNROLL
-      for (std::size_t r = 0; r < MR; ++r) acc[r][v] = vfmaq_f32(acc[r][v], s[r][v], sc);
-    }
-  }
-QLITE_DETAIL_UNROLL
-  for (std::size_t r = 0; r < MR; ++r)
-QLITE_DETAIL_UNROLL
-    for (std::size_t v = 0; v < NV; ++v) out[r * NV + v] = acc[r][v];
 }
 
 /// fp32 / fp16 / bf16 weights: acc = fma(w, x, acc) in k order (bf16_activations: per pair
@@ -395,12 +334,22 @@ void tile(const gemm_args& a, std::size_t p, std::size_t m0) noexcept {
   constexpr bool int_mode = K == tile_kind::act8_int8 || K == tile_kind::act8_int4;
   float32x4_t acc[MR * NV];
   if constexpr (int_mode) {
+    constexpr bool i4 = K == tile_kind::act8_int4;
+    if constexpr (MR == 4) {
+      if (a.mode == gemm_mode::weight_only) {  // the 4 digit planes of row m0 / 4
+        if (a.use_dotprod)
+          act8_sdot<Arch, i4, MR, NP, true>(a, p, m0, acc);
+        else
+          act8_smull<Arch, i4, MR, NP, true>(a, p, m0, acc);
+        for (std::size_t v = 0; v < NV; ++v)
+          store4<Arch>(a, m0 / 4, (p + v / 4) * panel_rows + (v % 4) * 4, acc[v], a.x_scale[m0 / 4], true);
+        return;
+      }
+    }
     if (a.use_dotprod)
-      act8_sdot<Arch, K == tile_kind::act8_int4, MR, NP>(a, p, m0, acc);
+      act8_sdot<Arch, i4, MR, NP, false>(a, p, m0, acc);
     else
-      act8_smull<Arch, K == tile_kind::act8_int4, MR, NP>(a, p, m0, acc);
-  } else if constexpr (K == tile_kind::wo_int8 || K == tile_kind::wo_int4) {
-    wo_int<Arch, K == tile_kind::wo_int4, MR, NP>(a, p, m0, acc);
+      act8_smull<Arch, i4, MR, NP, false>(a, p, m0, acc);
   } else {
     float_tile<Arch, K, MR, NP>(a, p, m0, acc);
   }
@@ -425,12 +374,15 @@ void tile_rows(const gemm_args& a, std::size_t p, std::size_t m0, std::size_t mr
 /// once, 16 independent chains).
 template <class Arch, tile_kind K>
 void run_panels(const gemm_args& a, std::size_t p0, std::size_t p1) noexcept {
-  const std::size_t np_max = a.m == 1 ? 4 : a.m == 2 ? 2 : 1;
+  // weight_only on integer weights: 4 digit planes of one row of x × 1 panel per tile.
+  const bool digits = (K == tile_kind::act8_int8 || K == tile_kind::act8_int4) && a.mode == gemm_mode::weight_only;
+  const std::size_t rows = digits ? 4 * a.m : a.m;
+  const std::size_t np_max = digits ? 1 : a.m == 1 ? 4 : a.m == 2 ? 2 : 1;
   for (std::size_t p = p0; p < p1;) {
     const std::size_t np = std::min(np_max, p1 - p) == 4 ? 4 : std::min(np_max, p1 - p) >= 2 ? 2 : 1;
     const std::size_t mstep = 4 / np;
-    for (std::size_t m0 = 0; m0 < a.m; m0 += mstep) {
-      const std::size_t mr = std::min(mstep, a.m - m0);
+    for (std::size_t m0 = 0; m0 < rows; m0 += mstep) {
+      const std::size_t mr = std::min(mstep, rows - m0);
       if (np == 4)
         tile_rows<Arch, K, 4>(a, p, m0, mr);
       else if (np == 2)
@@ -444,14 +396,11 @@ void run_panels(const gemm_args& a, std::size_t p0, std::size_t p1) noexcept {
 
 template <class Arch>
 void gemm_panels(const gemm_args& a, std::size_t p0, std::size_t p1) noexcept {
-  const bool int8act = a.mode == gemm_mode::int8_activations;
   switch (a.kind) {
     case weight_kind::int8:
-      return int8act ? run_panels<Arch, tile_kind::act8_int8>(a, p0, p1)
-                     : run_panels<Arch, tile_kind::wo_int8>(a, p0, p1);
+      return run_panels<Arch, tile_kind::act8_int8>(a, p0, p1);
     case weight_kind::int4:
-      return int8act ? run_panels<Arch, tile_kind::act8_int4>(a, p0, p1)
-                     : run_panels<Arch, tile_kind::wo_int4>(a, p0, p1);
+      return run_panels<Arch, tile_kind::act8_int4>(a, p0, p1);
     case weight_kind::f32:
       return run_panels<Arch, tile_kind::wo_f32>(a, p0, p1);
     case weight_kind::f16:

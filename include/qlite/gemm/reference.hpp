@@ -4,9 +4,19 @@
 // + bias[n]) for x M × K (fp32, any row stride), packed N × K, y M × N, with exactly these
 // fp32 operations (fma = one rounding, as std::fma; loops in increasing k / group order):
 //
-//   weight_only, integer formats      q(n,k) = u − z (exact integer), s(n,g) the group scale
-//       acc = 0; for each group g: a = 0; for k in g: a = fma(float(q), x[m][k], a)
-//                                  acc = fma(a, s(n,g), acc)
+//   weight_only, integer formats      q(n,k) = u − z (exact integer), s(n,g) the group scale;
+//       x in 30-bit fixed point, once per call per row m: amax = max_k |x[m][k]|,
+//       e = max(ilogb(amax) − 29, −149), sx = 2^e, X[k] = nearbyint(x[m][k] · 2^−e) (exact
+//       scaling, round half to even, |X| < 2^30: every x within 2^6 of amax is exact, the others
+//       within amax·2^-30), split into balanced base-255 digits X = Σ_{i<4} 255^i·d_i[k],
+//       d_i ∈ [−127, 127] (planes of int8 codes: four int8 dot products per weight, exact).
+//       A row with a NaN or ±inf has sx = NaN (every output of the row is NaN). Then acc = 0;
+//       for each group g: D_i = Σ_{k in g} q(n,k) · d_i[k]   (exact in int32)
+//                         f = fma(float(D_3), 255³, fma(float(D_2), 255², fma(float(D_1), 255, float(D_0))))
+//                         acc = fma(f, s(n,g), acc);  and finally acc = acc · sx
+//       (f is D = Σ q·X rounded ≈ once; the error against the exact dot product of the
+//       dequantized weights is ≤ amax·2^-30·Σ|w| plus fp32 summation error, below the fp32 FMA
+//       chain's on LLM activations: docs/gemm.md)
 //   weight_only, fp32/fp16/bf16       acc = 0; for k: acc = fma(w(n,k), x[m][k], acc)
 //   int8_activations (W8A8, W4A8)     per row m, once per call:
 //       amax = max_k |x[m][k]|; if amax < FLT_MIN the row's codes and scale are 0, else
@@ -38,8 +48,10 @@
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
+#include <limits>
 #include <string>
 
+#include "qlite/config.hpp"
 #include "qlite/core/aligned_buffer.hpp"
 #include "qlite/core/bf16.hpp"
 #include "qlite/core/error.hpp"
@@ -64,9 +76,10 @@ struct gemm_args {
   std::size_t m = 0;
   const float* x = nullptr;  ///< weight_only: M rows of ≥ k_padded readable floats (pad = 0)
   std::size_t ldx = 0;
-  const std::int8_t* xq = nullptr;       ///< int8_activations: M × k_padded codes (pad = 0)
+  const std::int8_t* xq = nullptr;       ///< int8_activations: M × k_padded codes (pad = 0);
+                                         ///< weight_only integer: 4M rows (4 digit planes per row)
   const float* x_scale = nullptr;        ///< M row scales
-  const std::int32_t* x_gsum = nullptr;  ///< M × groups sums of the codes per weight group
+  const std::int32_t* x_gsum = nullptr;  ///< (4)M × groups sums of the codes per weight group
   const std::uint16_t* xb = nullptr;     ///< bf16_activations: M × k_padded bf16 bits (pad = 0)
   float* y = nullptr;
   std::size_t ldy = 0;
@@ -182,6 +195,54 @@ void quantize_activations(const float* x, std::size_t ldx, std::size_t m, std::s
   }
 }
 
+/// weight_only with integer weights: M rows of x to 30-bit fixed point split into four planes
+/// of balanced base-255 digits (the file comment): q row 4r + i holds d_i of row r, gsum the
+/// per-group sums of each plane, scale[r] = sx. Plain integer code: each arch's TU compiles it
+/// with its own instructions (kernel::gemm_split_digits).
+inline constexpr std::int32_t digit_base = 255;
+inline constexpr std::uint32_t digit_offset = 127U * (1U + 255U + 255U * 255U + 255U * 255U * 255U);
+
+template <class Tag>
+void split_activations(const float* x, std::size_t ldx, std::size_t m, std::size_t k, std::size_t k_padded,
+                       std::size_t group, std::int8_t* q, float* scale, std::int32_t* gsum) noexcept {
+  const std::size_t groups = k_padded / group;
+  for (std::size_t r = 0; r < m; ++r) {
+    const float* xr = x + r * ldx;
+    float amax = 0.0f;
+    bool finite = true;
+    for (std::size_t c = 0; c < k; ++c) {
+      amax = std::max(amax, std::fabs(xr[c]));
+      finite = finite && std::isfinite(xr[c]);
+    }
+    std::int8_t* planes = q + 4 * r * k_padded;
+    std::memset(planes, 0, 4 * k_padded);
+    const int e = amax > 0.0f ? std::max(std::ilogb(amax) - 29, -149) : -149;
+    scale[r] = finite ? std::ldexp(1.0f, e) : std::numeric_limits<float>::quiet_NaN();
+    const double inv = std::ldexp(1.0, -e);
+    for (std::size_t c = 0; finite && c < k; ++c) {
+      // |X| < 2^30, so X + digit_offset lies in [0, 255^4): four base-255 digits, each − 127.
+      std::uint32_t u = static_cast<std::uint32_t>(static_cast<std::int32_t>(std::nearbyint(xr[c] * inv))) +
+                        digit_offset;
+      for (std::size_t i = 0; i < 4; ++i) {
+        planes[i * k_padded + c] = static_cast<std::int8_t>(static_cast<std::int32_t>(u % 255U) - 127);
+        u /= 255U;
+      }
+    }
+    for (std::size_t i = 0; i < 4; ++i)
+      for (std::size_t g = 0; g < groups; ++g) {
+        std::int32_t s = 0;
+        for (std::size_t c = g * group; c < (g + 1) * group; ++c) s += planes[i * k_padded + c];
+        gsum[(4 * r + i) * groups + g] = s;
+      }
+  }
+}
+
+/// f of the file comment: the four digit planes' group sums D_0 … D_3 as one float.
+template <class F, class Fma>
+QLITE_FORCE_INLINE F combine_digits(F d0, F d1, F d2, F d3, Fma fma, F b1, F b2, F b3) noexcept {
+  return fma(d3, b3, fma(d2, b2, fma(d1, b1, d0)));
+}
+
 /// M rows of x to bf16 bits, nearest even, padded with zeros to k_padded.
 template <class Tag>
 void round_activations_bf16(const float* x, std::size_t ldx, std::size_t m, std::size_t k,
@@ -205,28 +266,28 @@ void gemm_panels(const gemm_args& a, std::size_t p0, std::size_t p1) noexcept {
       if (n >= a.n) break;
       for (std::size_t m = 0; m < a.m; ++m) {
         float acc = 0.0f;
-        if (integer && a.mode == gemm_mode::int8_activations) {
-          const std::int8_t* xq = a.xq + m * a.k_padded;
-          for (std::size_t g = 0; g < a.groups; ++g) {
+        if (integer) {
+          // One int8 plane of codes against the weights: d per group, folded as the mode says.
+          const auto group_dot = [&](std::size_t row, std::size_t g) {
             const int z = qlite::detail::ref_zero<Tag>(a, p, g, l);
+            const std::int8_t* xq = a.xq + row * a.k_padded;
             std::int64_t d = 0;
             for (std::size_t k = g * a.group; k < (g + 1) * a.group; ++k)
               d += static_cast<std::int64_t>(static_cast<int>(qlite::detail::ref_code<Tag>(a, p, l, k)) - z) *
                    xq[k];
-            acc = std::fma(static_cast<float>(static_cast<std::int32_t>(d)),
-                           qlite::detail::ref_scale<Tag>(a, p, g, l), acc);
+            return static_cast<float>(static_cast<std::int32_t>(d));
+          };
+          const bool digits = a.mode == gemm_mode::weight_only;
+          for (std::size_t g = 0; g < a.groups; ++g) {
+            const float f =
+                digits ? combine_digits(
+                             group_dot(4 * m, g), group_dot(4 * m + 1, g), group_dot(4 * m + 2, g),
+                             group_dot(4 * m + 3, g), [](float u, float v, float w) { return std::fma(u, v, w); },
+                             255.0f, 65025.0f, 16581375.0f)
+                       : group_dot(m, g);
+            acc = std::fma(f, qlite::detail::ref_scale<Tag>(a, p, g, l), acc);
           }
           acc = acc * a.x_scale[m];
-        } else if (integer) {
-          const float* x = a.x + m * a.ldx;
-          for (std::size_t g = 0; g < a.groups; ++g) {
-            const int z = qlite::detail::ref_zero<Tag>(a, p, g, l);
-            float s = 0.0f;
-            for (std::size_t k = g * a.group; k < (g + 1) * a.group; ++k)
-              s = std::fma(static_cast<float>(static_cast<int>(qlite::detail::ref_code<Tag>(a, p, l, k)) - z),
-                           x[k], s);
-            acc = std::fma(s, qlite::detail::ref_scale<Tag>(a, p, g, l), acc);
-          }
         } else if (a.mode == gemm_mode::bf16_activations) {
           const std::uint16_t* xb = a.xb + m * a.k_padded;
           for (std::size_t k = 0; k < a.k_padded; k += 2) {
@@ -291,10 +352,12 @@ inline gemm_call make_gemm_call(matrix_view<const float> x, const packed_storage
   if (w.data.size() == 0)
     throw error(errc::invalid_argument, where + "packed weights are empty (moved from?)");
   // Σ u·x of one group must fit int32: 255 · 127 · K < 2^31 (int8 codes); int4 has 16× room.
-  if (p.mode == gemm_mode::int8_activations && w.group > (w.kind == weight_kind::int8 ? 65536U : 1048576U))
-    throw error(errc::unsupported,
-                where + "a weight group of " + std::to_string(w.group) +
-                    " k would overflow the int32 accumulators of int8_activations (max 65536)");
+  // weight_only runs integer formats as four int8 planes of x (the reference's digits).
+  const bool int8_planes = integer && p.mode != gemm_mode::bf16_activations;
+  if (int8_planes && w.group > (w.kind == weight_kind::int8 ? 65536U : 1048576U))
+    throw error(errc::unsupported, where + "a weight group of " + std::to_string(w.group) +
+                                       " k would overflow the int32 accumulators of the int8 dot products "
+                                       "(max 65536 for int8 weights)");
   gemm_call c;
   gemm_args& a = c.args;
   a.kind = w.kind;
@@ -320,7 +383,18 @@ inline gemm_call make_gemm_call(matrix_view<const float> x, const packed_storage
   // Buffers are written completely before they are read: rows of x padded to kp (the pad
   // zeroed here or by the quantization), plus a zero 64-byte tail a vector load may touch.
   const auto at = [](std::size_t bytes) { return (bytes + 63) / 64 * 64; };
-  if (p.mode == gemm_mode::weight_only) {
+  if (int8_planes) {  // int8_activations: one plane of codes per row; weight_only: four
+    const std::size_t planes = p.mode == gemm_mode::weight_only ? 4 : 1;
+    const std::size_t q_bytes = at(planes * m * kp + 64), s_bytes = at(m * sizeof(float));
+    std::uint8_t* base = call_scratch(q_bytes + s_bytes + planes * m * w.groups * sizeof(std::int32_t));
+    c.xq = reinterpret_cast<std::int8_t*>(base);
+    std::memset(c.xq + planes * m * kp, 0, 64);
+    c.x_scale = reinterpret_cast<float*>(base + q_bytes);
+    c.x_gsum = reinterpret_cast<std::int32_t*>(base + q_bytes + s_bytes);
+    a.xq = c.xq;
+    a.x_scale = c.x_scale;
+    a.x_gsum = c.x_gsum;
+  } else if (p.mode == gemm_mode::weight_only) {
     if (kp == w.cols) {
       a.x = x.data();
       a.ldx = x.stride();
@@ -333,16 +407,6 @@ inline gemm_call make_gemm_call(matrix_view<const float> x, const packed_storage
       a.x = xs;
       a.ldx = kp;
     }
-  } else if (p.mode == gemm_mode::int8_activations) {
-    const std::size_t q_bytes = at(m * kp + 64), s_bytes = at(m * sizeof(float));
-    std::uint8_t* base = call_scratch(q_bytes + s_bytes + m * w.groups * sizeof(std::int32_t));
-    c.xq = reinterpret_cast<std::int8_t*>(base);
-    std::memset(c.xq + m * kp, 0, 64);
-    c.x_scale = reinterpret_cast<float*>(base + q_bytes);
-    c.x_gsum = reinterpret_cast<std::int32_t*>(base + q_bytes + s_bytes);
-    a.xq = c.xq;
-    a.x_scale = c.x_scale;
-    a.x_gsum = c.x_gsum;
   } else {
     c.xb = reinterpret_cast<std::uint16_t*>(call_scratch(m * kp * 2 + 64));
     std::memset(c.xb + m * kp, 0, 64);
@@ -364,6 +428,9 @@ void gemm(matrix_view<const float> x, const packed_weights<Format>& w, matrix_vi
   if (params.mode == gemm_mode::int8_activations)
     detail::quantize_activations<void>(x.data(), x.stride(), x.rows(), s.cols, s.k_padded, s.group, c.xq,
                                        c.x_scale, c.x_gsum);
+  else if (c.xq)
+    detail::split_activations<void>(x.data(), x.stride(), x.rows(), s.cols, s.k_padded, s.group, c.xq,
+                                    c.x_scale, c.x_gsum);
   else if (params.mode == gemm_mode::bf16_activations)
     detail::round_activations_bf16<void>(x.data(), x.stride(), x.rows(), s.cols, s.k_padded, c.xb);
   detail::gemm_panels<void>(c.args, 0, s.panels);

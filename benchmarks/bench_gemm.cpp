@@ -6,14 +6,15 @@
 //   roofline/{read_bw,vnni,fma,bf16}/threads:t            the limits, measured in this run
 //   onednn/{u8s8,bf16,f32}/M:m/N:n/K:k/threads:t          peers (optional)
 //   openblas/sgemm/M:m/N:n/K:k/threads:t
-//   act/{int8,bf16}/M:m/K:k/arch:a                        the per-call conversion of x alone,
+//   act/{int8,digits,bf16}/M:m/K:k/arch:a                 the per-call conversion of x alone,
 //                                                         every arch of the build
 //
 // mode: w8a8 / w4a8 (int8 activations), w8a32 / w4a32 / w16a32 / w32a32 (weight-only, fp32
 // activations), w16a16 (bf16 activations). Counters are rates: flops (2·M·N·K per second),
 // weight_bytes (packed bytes streamed per second), of_bw = weight_bytes / read bandwidth at the
 // same thread count, of_peak = flops / the peak of the instruction the mode runs on (vpdpbusd
-// for int8 activations, FMA for weight-only, vdpbf16ps for bf16). After the run, a table
+// for int8 activations, a quarter of it for weight-only integer formats — four digit planes —,
+// FMA for weight-only float formats, vdpbf16ps for bf16). After the run, a table
 // prints qlite's median time against each peer at the same shape.
 //
 //   bench_gemm --benchmark_repetitions=5 --benchmark_report_aggregates_only=true
@@ -244,9 +245,14 @@ void register_gemm(const char* mode_name, qlite::gemm_mode mode, const std::vect
             st.counters["weight_bytes"] = C(bytes, C::kIsIterationInvariantRate);
             if (g_limits.read_bw[t] > 0)
               st.counters["of_bw"] = C(bytes / g_limits.read_bw[t], C::kIsIterationInvariantRate);
+            // Integer weight-only runs 4 vpdpbusd per weight (x's digit planes): a quarter of the peak.
+            constexpr bool float_weights = std::is_same_v<Format, qlite::fp32_format> ||
+                                           std::is_same_v<Format, qlite::fp16_format> ||
+                                           std::is_same_v<Format, qlite::bf16_format>;
             const double peak = mode == qlite::gemm_mode::int8_activations   ? g_limits.vnni[t]
                                 : mode == qlite::gemm_mode::bf16_activations ? g_limits.bf16[t]
-                                                                             : g_limits.fma[t];
+                                : float_weights                              ? g_limits.fma[t]
+                                                                             : g_limits.vnni[t] / 4;
             if (peak > 0) st.counters["of_peak"] = C(flops / peak, C::kIsIterationInvariantRate);
           })
           ->UseRealTime()
@@ -256,39 +262,46 @@ void register_gemm(const char* mode_name, qlite::gemm_mode mode, const std::vect
 
 // ---- the per-call conversions of x ------------------------------------------------------------
 
-// act/{int8,bf16}/M:m/K:k/arch:a: what gemm does to x once per call before the panels — W8A8/W4A8
-// quantize it (groups of 32, as Q8_0/Q4_0), w16a16 rounds it to bf16 — alone, on one thread, for
-// every arch of this build (scalar: the reference). x_bytes: bytes of x read per second.
+// act/{int8,digits,bf16}/M:m/K:k/arch:a: what gemm does to x once per call before the panels —
+// W8A8/W4A8 quantize it (groups of 32, as Q8_0/Q4_0), weight-only integer formats split it into
+// four digit planes, w16a16 rounds it to bf16 — alone, on one thread, for every arch of this
+// build (scalar: the reference). x_bytes: bytes of x read per second.
 void register_activation_conversions() {
   const std::size_t k = 4096, group = 32;
   for (const std::size_t m : {std::size_t{1}, std::size_t{512}})
     for (const qlite::arch_id a : qlite::available_archs())
-      for (const bool int8 : {true, false}) {
-        const std::string name = std::string("act/") + (int8 ? "int8" : "bf16") + "/M:" + std::to_string(m) +
-                                 "/K:" + std::to_string(k) + "/arch:" + std::string(qlite::to_string(a));
+      for (const std::string conv : {"int8", "digits", "bf16"}) {
+        const std::string name = "act/" + conv + "/M:" + std::to_string(m) + "/K:" + std::to_string(k) +
+                                 "/arch:" + std::string(qlite::to_string(a));
         benchmark::RegisterBenchmark(
             name.c_str(),
             [=](benchmark::State& st) {
               const std::vector<float> x = random_floats(m * k, 3);
-              std::vector<std::int8_t> q(m * k);
+              std::vector<std::int8_t> q(4 * m * k);
               std::vector<std::uint16_t> xb(m * k);
               std::vector<float> scale(m);
-              std::vector<std::int32_t> gsum(m * k / group);
+              std::vector<std::int32_t> gsum(4 * m * k / group);
               const bool hw_bf16 = qlite::cpu().avx512_bf16;
               for (auto _ : st) {
                 qlite::dispatch(
                     [&](auto arch) {
                       using A = decltype(arch);
                       if constexpr (std::is_same_v<A, qlite::scalar_arch>) {
-                        if (int8)
+                        if (conv == "int8")
                           qlite::ref::detail::quantize_activations<void>(x.data(), k, m, k, k, group,
                                                                          q.data(), scale.data(), gsum.data());
+                        else if (conv == "digits")
+                          qlite::ref::detail::split_activations<void>(x.data(), k, m, k, k, group, q.data(),
+                                                                      scale.data(), gsum.data());
                         else
                           qlite::ref::detail::round_activations_bf16<void>(x.data(), k, m, k, k, xb.data());
                       } else {
-                        if (int8)
+                        if (conv == "int8")
                           qlite::kernel::gemm_quantize_activations<A>(x.data(), k, m, k, k, group, q.data(),
                                                                       scale.data(), gsum.data());
+                        else if (conv == "digits")
+                          qlite::kernel::gemm_split_digits<A>(x.data(), k, m, k, k, group, q.data(),
+                                                              scale.data(), gsum.data());
                         else
                           qlite::kernel::gemm_round_bf16<A>(x.data(), k, m, k, k, xb.data(), hw_bf16);
                       }

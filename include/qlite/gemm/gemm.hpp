@@ -15,7 +15,8 @@
 //   dispatcher (QLITE_ARCH), never SIGILL.
 //
 // How (docs/gemm.md): one SIMD lane per output channel over 16-row panels; int8 activations
-// are quantized once per call (per row, symmetric, amax/127) into a buffer; VNNI vpdpbusd
+// are quantized once per call (per row, symmetric, amax/127) into a buffer (weight_only on
+// integer weights: split into four int8 digit planes, the same tiles); VNNI vpdpbusd
 // multiplies the unsigned weight codes by the signed activation codes, and the zero code is
 // removed once per group with the group's activation sum (d = Σ u·x − z·Σx, exact). Threads
 // split the panels (output channels) and, for M ≥ 32, the rows of x they quantize, so any

@@ -7,8 +7,13 @@
 // where dot(m, n) = Σ_k x[m][k] · W[n][k] evaluated as `mode` says (gemm/reference.hpp
 // spells out every float operation):
 //
-//   weight_only        x in fp32; each weight dequantized to fp32 in registers; fp32 FMA
-//                      accumulation along k (per group, then · scale). Every weight format.
+//   weight_only        x in fp32. Float formats: each weight widened to fp32, fp32 FMA along k.
+//                      Integer formats: x held as 30-bit fixed point per row (sx = 2^e, every
+//                      element within amax·2^-30, exact within a factor 64 of amax; a row with
+//                      NaN/±inf gives NaN) in four int8 digit planes, so each group's dot
+//                      product with the codes is exact integer arithmetic; per group one float
+//                      fold · scale. As accurate as an fp32 FMA chain per weight (measured
+//                      0.86–1.01× its rms error) at int8 dot-product speed. Every format.
 //   int8_activations   W8A8 / W4A8: each row of x is quantized once per call to symmetric int8
 //                      (scale = amax/127, round half to even, codes in [−127, 127]); the
 //                      integer dot product of each weight group is exact in int32; the

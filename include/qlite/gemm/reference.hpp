@@ -36,7 +36,8 @@
 // Every kernel reproduces these results bit for bit (each SIMD lane is one output and walks
 // k in order; the activation uses the same std::exp/std::erf), except vdpbf16ps (hardware
 // pairs and flushes bf16 subnormals: within 2·K·2^-24·Σ|x·w| of this definition).
-// x must be finite (not checked: a kernel never throws). Cost: scalar, O(M·N·K); for tests.
+// x must be finite (not checked: a kernel never throws; weight_only on integer formats turns a
+// row with NaN/±inf into NaN outputs). Cost: scalar, O(M·N·K); for tests.
 //
 //   qlite::ref::gemm(x, packed, y_expected, params);    // what qlite::gemm must produce
 #pragma once
@@ -212,22 +213,25 @@ void split_activations(const float* x, std::size_t ldx, std::size_t m, std::size
     bool finite = true;
     for (std::size_t c = 0; c < k; ++c) {
       amax = std::max(amax, std::fabs(xr[c]));
-      finite = finite && std::isfinite(xr[c]);
+      finite &= std::isfinite(xr[c]);
     }
     std::int8_t* planes = q + 4 * r * k_padded;
     std::memset(planes, 0, 4 * k_padded);
     const int e = amax > 0.0f ? std::max(std::ilogb(amax) - 29, -149) : -149;
     scale[r] = finite ? std::ldexp(1.0f, e) : std::numeric_limits<float>::quiet_NaN();
     const double inv = std::ldexp(1.0, -e);
-    for (std::size_t c = 0; finite && c < k; ++c) {
-      // |X| < 2^30, so X + digit_offset lies in [0, 255^4): four base-255 digits, each − 127.
-      std::uint32_t u = static_cast<std::uint32_t>(static_cast<std::int32_t>(std::nearbyint(xr[c] * inv))) +
-                        digit_offset;
-      for (std::size_t i = 0; i < 4; ++i) {
-        planes[i * k_padded + c] = static_cast<std::int8_t>(static_cast<std::int32_t>(u % 255U) - 127);
-        u /= 255U;
+    // |X| < 2^30, so X + digit_offset lies in [0, 255^4): four base-255 digits, each − 127.
+    const auto digit = [](std::uint32_t u) { return static_cast<std::int8_t>(static_cast<std::int32_t>(u % 255U) - 127); };
+    if (finite)
+      for (std::size_t c = 0; c < k; ++c) {
+        const std::uint32_t u0 =
+            static_cast<std::uint32_t>(static_cast<std::int32_t>(std::nearbyint(xr[c] * inv))) + digit_offset;
+        const std::uint32_t u1 = u0 / 255U, u2 = u1 / 255U, u3 = u2 / 255U;
+        planes[c] = digit(u0);
+        planes[k_padded + c] = digit(u1);
+        planes[2 * k_padded + c] = digit(u2);
+        planes[3 * k_padded + c] = digit(u3);
       }
-    }
     for (std::size_t i = 0; i < 4; ++i)
       for (std::size_t g = 0; g < groups; ++g) {
         std::int32_t s = 0;

@@ -325,14 +325,14 @@ QLITE_FORCE_INLINE typename V::vf load_scales(const gemm_args& a, std::size_t p,
 // clang-format cannot lay out QLITE_DETAIL_UNROLL (a pragma) on a line of its own.
 // clang-format off
 //
-// Digits (weight_only with integer weights): the MR = 4 rows are the four digit planes of one
-// row of x, and each group folds the four sums into one float first (ref combine_digits):
-// acc[v] = fma(f, s, acc[v]).
+// Digits (weight_only with integer weights): every 4 of the MR rows are the four digit planes
+// of one row of x, and each group folds their four sums into one float first (ref
+// combine_digits): acc[i·NV + v] = fma(f, s, ·) for row i of x.
 template <class V, bool I4, std::size_t MR, std::size_t NP, std::size_t CPG, bool Digits>
 QLITE_FORCE_INLINE void act8_dot(const gemm_args& args, std::size_t p, std::size_t m0,
                                  typename V::vf* acc) noexcept {
-  static_assert(!Digits || MR == 4);
-  constexpr std::size_t FR = Digits ? 1 : MR;  // float accumulator rows
+  static_assert(!Digits || MR % 4 == 0);
+  constexpr std::size_t FR = Digits ? MR / 4 : MR;  // float accumulator rows
   using vi = typename V::vi;
   const gemm_args a = args;  // a local copy: the stores to acc (may_alias vectors) cannot change it
   constexpr std::size_t PV = panel_rows / V::lanes, NV = NP * PV, vb = V::lanes * 4, ck = I4 ? 8 : 4;
@@ -410,11 +410,15 @@ QLITE_DETAIL_UNROLL
         const std::size_t v = j * PV + h;
         const typename V::vf sc = load_scales<V>(a, p + j, g, h);
         if constexpr (Digits) {
-          const typename V::vf f = ref::detail::combine_digits(
-              V::cvt(ia[0][v]), V::cvt(ia[1][v]), V::cvt(ia[2][v]), V::cvt(ia[3][v]),
-              [](typename V::vf u, typename V::vf s, typename V::vf t) { return V::fma(u, s, t); },
-              V::fset1(255.0f), V::fset1(65025.0f), V::fset1(16581375.0f));
-          fa[0][v] = V::fma(f, sc, fa[0][v]);
+QLITE_DETAIL_UNROLL
+          for (std::size_t r = 0; r < FR; ++r) {
+            const typename V::vf f = ref::detail::combine_digits(
+                V::cvt(ia[4 * r][v]), V::cvt(ia[4 * r + 1][v]), V::cvt(ia[4 * r + 2][v]),
+                V::cvt(ia[4 * r + 3][v]),
+                [](typename V::vf u, typename V::vf s, typename V::vf t) { return V::fma(u, s, t); },
+                V::fset1(255.0f), V::fset1(65025.0f), V::fset1(16581375.0f));
+            fa[r][v] = V::fma(f, sc, fa[r][v]);
+          }
         } else {
 QLITE_DETAIL_UNROLL
           for (std::size_t r = 0; r < MR; ++r) fa[r][v] = V::fma(V::cvt(ia[r][v]), sc, fa[r][v]);
@@ -508,7 +512,7 @@ void tile(const gemm_args& a, std::size_t p, std::size_t m0) noexcept {
 
   if constexpr (K == tile_kind::act8_int8 || K == tile_kind::act8_int4) {
     constexpr bool i4 = K == tile_kind::act8_int4;
-    // weight_only: MR = 4 digit planes of one row of x (run_panels), folded per group.
+    // weight_only: MR = 4 or 8 digit planes of 1 or 2 rows of x (run_panels), folded per group.
     const auto dot = [&]<bool D>() {
       switch (a.groups == 1 ? 0 : a.group / (i4 ? 8 : 4)) {
         case 4:
@@ -521,17 +525,18 @@ void tile(const gemm_args& a, std::size_t p, std::size_t m0) noexcept {
           return act8_tile<V, i4, MR, NP, 0, D>(a, p, m0, acc[0]);
       }
     };
-    if constexpr (MR == 4) {
+    if constexpr (MR % 4 == 0) {
       if (a.mode == gemm_mode::weight_only) {
         dot.template operator()<true>();
-        for (std::size_t j = 0; j < NP; ++j)
-          for (std::size_t h = 0; h < PV; ++h)
-            store_lanes<Arch, V>(a, m0 / 4, (p + j) * panel_rows + h * V::lanes, acc[0][j * PV + h],
-                                 a.x_scale[m0 / 4], true);
+        for (std::size_t r = 0; r < MR / 4; ++r)
+          for (std::size_t j = 0; j < NP; ++j)
+            for (std::size_t h = 0; h < PV; ++h)
+              store_lanes<Arch, V>(a, m0 / 4 + r, (p + j) * panel_rows + h * V::lanes, acc[r][j * PV + h],
+                                   a.x_scale[m0 / 4 + r], true);
         return;
       }
     }
-    dot.template operator()<false>();
+    if constexpr (MR <= 6) dot.template operator()<false>();  // 8 rows: digits only
   } else if constexpr (K == tile_kind::wo_f32 || K == tile_kind::wo_f16) {
     constexpr bool h16 = K == tile_kind::wo_f16;
     constexpr std::size_t kb = h16 ? 32 : 64;  // bytes per k per panel
@@ -633,7 +638,9 @@ void run_panels(const gemm_args& a, std::size_t p0, std::size_t p1) noexcept {
   const bool digits = act8 && a.mode == gemm_mode::weight_only;
   const bool wide = wide_tile_v<V, K> && a.use_dpbf16;
   const std::size_t rows = digits ? 4 * a.m : a.m;
-  const std::size_t mstep = digits ? 4 : wide_tile_v<V, K> && !wide ? 6 : max_tile_rows<V, K>();
+  // Digits prefill on AVX-512: 8 plane rows (2 rows of x) × 2 panels.
+  const std::size_t mstep =
+      digits ? (V::lanes == 16 && !decode ? 8 : 4) : wide_tile_v<V, K> && !wide ? 6 : max_tile_rows<V, K>();
   constexpr std::size_t act8_block_bytes = 256 * 1024;
   std::size_t p = p0;
   while (p < p1) {
@@ -658,10 +665,16 @@ void run_panels(const gemm_args& a, std::size_t p0, std::size_t p1) noexcept {
           if (digits) {
             if (np == 4)
               tile<Arch, V, K, 4, 4>(a, pq, m0);
-            else if (np == 2)
+            else if (np == 2 && mr == 4)
               tile<Arch, V, K, 4, 2>(a, pq, m0);
-            else
+            else if (np == 1 && mr == 4)
               tile<Arch, V, K, 4, 1>(a, pq, m0);
+            else if constexpr (V::lanes == 16) {
+              if (np == 2)
+                tile<Arch, V, K, 8, 2>(a, pq, m0);
+              else
+                tile<Arch, V, K, 8, 1>(a, pq, m0);
+            }
             continue;
           }
         }

@@ -488,7 +488,8 @@ TEST_SUITE("gemm") {
         std::vector<std::int8_t> q(4 * m * k_padded, 0x55);
         std::vector<float> sc(m, -1.0f);
         std::vector<std::int32_t> gs(4 * m * groups, -1);
-        ref::detail::split_activations<void>(x.data(), ld, m, k, k_padded, group, q.data(), sc.data(), gs.data());
+        ref::detail::split_activations<void>(x.data(), ld, m, k, k_padded, group, q.data(), sc.data(),
+                                             gs.data());
         INFO("K ", k, " group ", group);
         for (std::size_t r = 0; r < m; ++r) {
           INFO("row ", r);
@@ -532,7 +533,8 @@ TEST_SUITE("gemm") {
               ref::detail::split_activations<void>(x.data(), ld, m, k, k_padded, group, qa.data(), sa.data(),
                                                    ga.data());
             else
-              kernel::gemm_split_digits<A>(x.data(), ld, m, k, k_padded, group, qa.data(), sa.data(), ga.data());
+              kernel::gemm_split_digits<A>(x.data(), ld, m, k, k_padded, group, qa.data(), sa.data(),
+                                           ga.data());
           });
           CHECK(qa == q);
           CHECK(ga == gs);
@@ -541,7 +543,8 @@ TEST_SUITE("gemm") {
       }
   }
 
-  TEST_CASE("weight-only integer formats on awkward rows: exactly ref::gemm; NaN or ±inf in a row gives NaN") {
+  TEST_CASE(
+      "weight-only integer formats on awkward rows: exactly ref::gemm; NaN or ±inf in a row gives NaN") {
     test::for_each_arch([](arch_id) {
       const std::size_t n = 40, k = 96, ld = k + 3;
       std::size_t m = 0;
@@ -556,9 +559,9 @@ TEST_SUITE("gemm") {
         for (std::size_t r = 0; r < m; ++r) {
           const float* xr = x.data() + r * ld;
           const bool finite = std::all_of(xr, xr + k, [](float v) { return std::isfinite(v); });
-          const bool all_nan = std::all_of(y.begin() + static_cast<long>(r * n),
-                                           y.begin() + static_cast<long>((r + 1) * n),
-                                           [](float v) { return std::isnan(v); });
+          const bool all_nan =
+              std::all_of(y.begin() + static_cast<long>(r * n), y.begin() + static_cast<long>((r + 1) * n),
+                          [](float v) { return std::isnan(v); });
           INFO("row ", r);
           CHECK(all_nan == !finite);
         }

@@ -116,12 +116,16 @@ struct v512 {
     return _mm512_cvtepu8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p)));
   }
   static vf as_f(vi a) noexcept { return _mm512_castsi512_ps(a); }
-  // acc += Σ of 4 products u8(u) · s8(s) per lane (u ≤ 15: maddubs cannot saturate).
-  static vi dot_u4(vi acc, vi u, vi s) noexcept {
+  // acc += Σ of the 4 products u8(u0) · s8(s0) and the 4 of u1 · s1 per lane (u ≤ 15: maddubs
+  // cannot saturate; without VNNI the two int16 pair sums are added before vpmaddwd, |·| ≤
+  // 2 · 2 · 15 · 128 < 2^15: one vpmaddwd and one add per 8 products instead of two each).
+  static vi dot_u4x2(vi acc, vi u0, vi s0, vi u1, vi s1) noexcept {
     if constexpr (vnni)
-      return _mm512_dpbusd_epi32(acc, u, s);
+      return _mm512_dpbusd_epi32(_mm512_dpbusd_epi32(acc, u0, s0), u1, s1);
     else
-      return _mm512_add_epi32(acc, _mm512_madd_epi16(_mm512_maddubs_epi16(u, s), _mm512_set1_epi16(1)));
+      return _mm512_add_epi32(
+          acc, _mm512_madd_epi16(_mm512_add_epi16(_mm512_maddubs_epi16(u0, s0), _mm512_maddubs_epi16(u1, s1)),
+                                 _mm512_set1_epi16(1)));
   }
   // int8 codes: with VNNI acc += Σ u·x (u = w + 128, corrected later by −128·Σx); without,
   // acc += Σ w·x exactly via |w| · (x with w's sign) (|w| ≤ 128, |x| ≤ 127: no saturation).
@@ -170,8 +174,10 @@ struct v256 {
     return _mm256_cvtepu8_epi32(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(p)));
   }
   static vf as_f(vi a) noexcept { return _mm256_castsi256_ps(a); }
-  static vi dot_u4(vi acc, vi u, vi s) noexcept {
-    return _mm256_add_epi32(acc, _mm256_madd_epi16(_mm256_maddubs_epi16(u, s), _mm256_set1_epi16(1)));
+  static vi dot_u4x2(vi acc, vi u0, vi s0, vi u1, vi s1) noexcept {  // see v512
+    return _mm256_add_epi32(
+        acc, _mm256_madd_epi16(_mm256_add_epi16(_mm256_maddubs_epi16(u0, s0), _mm256_maddubs_epi16(u1, s1)),
+                               _mm256_set1_epi16(1)));
   }
   static vi dot_u8(vi acc, vi u, vi x) noexcept {  // Σ w·x exactly, w = u − 128 (see v512)
     const vi w = _mm256_xor_si256(u, _mm256_set1_epi8(static_cast<char>(0x80)));
@@ -192,8 +198,8 @@ struct v256vnni : v256<A> {
   // Tile rows: 2 × 2 panels. 3 × 2 spills (≈ 2 stack accesses per vpdpbusd for Q4_0); 2 × 2,
   // 4 × 1, 6 × 1 measured alike (≈ 55 ms for W8A8 and W4A8 at 512 × 4096²); 3 × 1 −15 %.
   static constexpr std::size_t rows = 2;
-  QLITE_DETAIL_AVXVNNI_TARGET static vi dot_u4(vi acc, vi u, vi s) noexcept {
-    return _mm256_dpbusd_avx_epi32(acc, u, s);
+  QLITE_DETAIL_AVXVNNI_TARGET static vi dot_u4x2(vi acc, vi u0, vi s0, vi u1, vi s1) noexcept {
+    return _mm256_dpbusd_avx_epi32(_mm256_dpbusd_avx_epi32(acc, u0, s0), u1, s1);
   }
   QLITE_DETAIL_AVXVNNI_TARGET static vi dot_u8(vi acc, vi u, vi x) noexcept {
     return _mm256_dpbusd_avx_epi32(acc, u, x);
@@ -258,8 +264,10 @@ struct v128 {
     return _mm_load_ps(f);
   }
   static vi load_u8(const std::uint8_t* p) noexcept { return _mm_cvtepu8_epi32(_mm_cvtsi32_si128(load4(p))); }
-  static vi dot_u4(vi acc, vi u, vi s) noexcept {
-    return _mm_add_epi32(acc, _mm_madd_epi16(_mm_maddubs_epi16(u, s), _mm_set1_epi16(1)));
+  static vi dot_u4x2(vi acc, vi u0, vi s0, vi u1, vi s1) noexcept {  // see v512
+    return _mm_add_epi32(acc,
+                         _mm_madd_epi16(_mm_add_epi16(_mm_maddubs_epi16(u0, s0), _mm_maddubs_epi16(u1, s1)),
+                                        _mm_set1_epi16(1)));
   }
   static vi dot_u8(vi acc, vi u, vi x) noexcept {  // Σ w·x exactly, w = u − 128 (see v512)
     const vi w = _mm_xor_si128(u, _mm_set1_epi8(static_cast<char>(0x80)));
@@ -392,7 +400,7 @@ QLITE_DETAIL_UNROLL
           const vi x0 = V::set1(load4(xc)), x1 = V::set1(load4(xc + 4));
 QLITE_DETAIL_UNROLL
           for (std::size_t v = 0; v < NV; ++v)
-            ia[r][v] = V::dot_u4(V::dot_u4(ia[r][v], wv[v], x0), hi[v], x1);
+            ia[r][v] = V::dot_u4x2(ia[r][v], wv[v], x0, hi[v], x1);
         }
       } else {
 QLITE_DETAIL_UNROLL
@@ -639,8 +647,9 @@ void run_panels(const gemm_args& a, std::size_t p0, std::size_t p1) noexcept {
   const bool wide = wide_tile_v<V, K> && a.use_dpbf16;
   const std::size_t rows = digits ? 4 * a.m : a.m;
   // Digits prefill on AVX-512: 8 plane rows (2 rows of x) × 2 panels.
-  const std::size_t mstep =
-      digits ? (V::lanes == 16 && !decode ? 8 : 4) : wide_tile_v<V, K> && !wide ? 6 : max_tile_rows<V, K>();
+  const std::size_t mstep = digits                       ? (V::lanes == 16 && !decode ? 8 : 4)
+                            : wide_tile_v<V, K> && !wide ? 6
+                                                         : max_tile_rows<V, K>();
   constexpr std::size_t act8_block_bytes = 256 * 1024;
   std::size_t p = p0;
   while (p < p1) {

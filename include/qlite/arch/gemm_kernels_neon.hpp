@@ -375,7 +375,8 @@ void tile_rows(const gemm_args& a, std::size_t p, std::size_t m0, std::size_t mr
 template <class Arch, tile_kind K>
 void run_panels(const gemm_args& a, std::size_t p0, std::size_t p1) noexcept {
   // weight_only on integer weights: 4 digit planes of one row of x × 1 panel per tile.
-  const bool digits = (K == tile_kind::act8_int8 || K == tile_kind::act8_int4) && a.mode == gemm_mode::weight_only;
+  const bool digits =
+      (K == tile_kind::act8_int8 || K == tile_kind::act8_int4) && a.mode == gemm_mode::weight_only;
   const std::size_t rows = digits ? 4 * a.m : a.m;
   const std::size_t np_max = digits ? 1 : a.m == 1 ? 4 : a.m == 2 ? 2 : 1;
   for (std::size_t p = p0; p < p1;) {

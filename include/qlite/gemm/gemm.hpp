@@ -70,8 +70,8 @@ void gemm(matrix_view<const float> x, const packed_weights<Format>& w, matrix_vi
         ref::detail::quantize_activations<void>(x.data(), x.stride(), x.rows(), s.cols, s.k_padded, s.group,
                                                 c.xq, c.x_scale, c.x_gsum);
       else if (c.xq)
-        ref::detail::split_activations<void>(x.data(), x.stride(), x.rows(), s.cols, s.k_padded, s.group, c.xq,
-                                             c.x_scale, c.x_gsum);
+        ref::detail::split_activations<void>(x.data(), x.stride(), x.rows(), s.cols, s.k_padded, s.group,
+                                             c.xq, c.x_scale, c.x_gsum);
       else if (params.mode == gemm_mode::bf16_activations)
         ref::detail::round_activations_bf16<void>(x.data(), x.stride(), x.rows(), s.cols, s.k_padded, c.xb);
       parallel_for(
@@ -84,9 +84,11 @@ void gemm(matrix_view<const float> x, const packed_weights<Format>& w, matrix_vi
         const bool planes = params.mode == gemm_mode::weight_only;
         const std::size_t pr = planes ? 4 : 1;
         const auto quantize = [&](std::size_t r0, std::size_t r1) {
-          (planes ? kernel::gemm_split_digits<A> : kernel::gemm_quantize_activations<A>)(
-              x.data() + r0 * x.stride(), x.stride(), r1 - r0, s.cols, s.k_padded, s.group,
-              c.xq + pr * r0 * s.k_padded, c.x_scale + r0, c.x_gsum + pr * r0 * s.groups);
+          (planes ? kernel::gemm_split_digits<A>
+                  : kernel::gemm_quantize_activations<A>)(x.data() + r0 * x.stride(), x.stride(), r1 - r0,
+                                                          s.cols, s.k_padded, s.group,
+                                                          c.xq + pr * r0 * s.k_padded, c.x_scale + r0,
+                                                          c.x_gsum + pr * r0 * s.groups);
         };
         parallel_for(x.rows(), quantize, x.rows() >= 32 ? threads : 1U);
       } else if (params.mode == gemm_mode::bf16_activations) {

@@ -221,7 +221,9 @@ void split_activations(const float* x, std::size_t ldx, std::size_t m, std::size
     scale[r] = finite ? std::ldexp(1.0f, e) : std::numeric_limits<float>::quiet_NaN();
     const double inv = std::ldexp(1.0, -e);
     // |X| < 2^30, so X + digit_offset lies in [0, 255^4): four base-255 digits, each − 127.
-    const auto digit = [](std::uint32_t u) { return static_cast<std::int8_t>(static_cast<std::int32_t>(u % 255U) - 127); };
+    const auto digit = [](std::uint32_t u) {
+      return static_cast<std::int8_t>(static_cast<std::int32_t>(u % 255U) - 127);
+    };
     if (finite)
       for (std::size_t c = 0; c < k; ++c) {
         const std::uint32_t u0 =
@@ -283,12 +285,12 @@ void gemm_panels(const gemm_args& a, std::size_t p0, std::size_t p1) noexcept {
           };
           const bool digits = a.mode == gemm_mode::weight_only;
           for (std::size_t g = 0; g < a.groups; ++g) {
-            const float f =
-                digits ? combine_digits(
-                             group_dot(4 * m, g), group_dot(4 * m + 1, g), group_dot(4 * m + 2, g),
-                             group_dot(4 * m + 3, g), [](float u, float v, float w) { return std::fma(u, v, w); },
-                             255.0f, 65025.0f, 16581375.0f)
-                       : group_dot(m, g);
+            const float f = digits ? combine_digits(
+                                         group_dot(4 * m, g), group_dot(4 * m + 1, g),
+                                         group_dot(4 * m + 2, g), group_dot(4 * m + 3, g),
+                                         [](float u, float v, float w) { return std::fma(u, v, w); }, 255.0f,
+                                         65025.0f, 16581375.0f)
+                                   : group_dot(m, g);
             acc = std::fma(f, qlite::detail::ref_scale<Tag>(a, p, g, l), acc);
           }
           acc = acc * a.x_scale[m];

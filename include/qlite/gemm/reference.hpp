@@ -166,6 +166,16 @@ namespace ref::detail {
 
 using qlite::detail::gemm_args;
 
+/// sums[g] = Σ of the int8 codes of group g (groups × group codes).
+inline void code_group_sums(const std::int8_t* codes, std::size_t group, std::size_t groups,
+                            std::int32_t* sums) noexcept {
+  for (std::size_t g = 0; g < groups; ++g) {
+    std::int32_t s = 0;
+    for (std::size_t c = g * group; c < (g + 1) * group; ++c) s += codes[c];
+    sums[g] = s;
+  }
+}
+
 /// Quantizes M rows of x (row stride ldx, K valid) to int8 as the file comment defines.
 /// `Tag` only names the instantiation (per-arch TUs call it with their arch).
 template <class Tag>
@@ -188,11 +198,7 @@ void quantize_activations(const float* x, std::size_t ldx, std::size_t m, std::s
     } else {
       scale[r] = 0.0f;
     }
-    for (std::size_t g = 0; g < groups; ++g) {
-      std::int32_t s = 0;
-      for (std::size_t c = g * group; c < (g + 1) * group; ++c) s += qr[c];
-      gsum[r * groups + g] = s;
-    }
+    code_group_sums(qr, group, groups, gsum + r * groups);
   }
 }
 
@@ -200,7 +206,6 @@ void quantize_activations(const float* x, std::size_t ldx, std::size_t m, std::s
 /// of balanced base-255 digits (the file comment): q row 4r + i holds d_i of row r, gsum the
 /// per-group sums of each plane, scale[r] = sx. Plain integer code: each arch's TU compiles it
 /// with its own instructions (kernel::gemm_split_digits).
-inline constexpr std::int32_t digit_base = 255;
 inline constexpr std::uint32_t digit_offset = 127U * (1U + 255U + 255U * 255U + 255U * 255U * 255U);
 
 template <class Tag>
@@ -235,11 +240,7 @@ void split_activations(const float* x, std::size_t ldx, std::size_t m, std::size
         planes[3 * k_padded + c] = digit(u3);
       }
     for (std::size_t i = 0; i < 4; ++i)
-      for (std::size_t g = 0; g < groups; ++g) {
-        std::int32_t s = 0;
-        for (std::size_t c = g * group; c < (g + 1) * group; ++c) s += planes[i * k_padded + c];
-        gsum[(4 * r + i) * groups + g] = s;
-      }
+      code_group_sums(planes + i * k_padded, group, groups, gsum + (4 * r + i) * groups);
   }
 }
 

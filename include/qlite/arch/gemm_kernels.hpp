@@ -208,8 +208,8 @@ struct v256vnni : v256<A> {
 #endif
 
 /// 128-bit ops (SSE4.2: SSSE3 maddubs, SSE4.1 mullo/cvtepu8). There is no FMA unit: fma is
-/// emulated exactly (below) at ≈ 10 operations per lane: weight-only and float formats run
-/// 9–32× faster than the reference code's glibc software fmaf per weight (docs/gemm.md).
+/// emulated exactly (below) at ≈ 10 operations per lane: float weight formats run 9–32× faster
+/// than the reference code's glibc software fmaf per weight (docs/gemm.md).
 template <class A>
 struct v128 {
   using vi = __m128i;
@@ -638,9 +638,9 @@ void run_panels(const gemm_args& a, std::size_t p0, std::size_t p1) noexcept {
   // Decode (M ≤ 2): 4 panels per tile for 4+ independent chains; otherwise 6 rows × 2 panels
   // (12 accumulators: enough to cover the vpdpbusd/FMA latency at 2 per cycle), 8 × 3 for
   // vdpbf16ps; AVX2 has 16 registers and two per panel: 3 rows × 2 panels (2 × 2 for the
-  // AVX-VNNI int8 tiles). weight_only on integer weights: the 4 digit planes of one row of x
-  // per tile (4 × 4 panels at decode on AVX-512; 4 × 1 on AVX2 and SSE4.2, whose int32
-  // accumulators alone would fill the register file at 4 × 2).
+  // AVX-VNNI int8 tiles). weight_only on integer weights: the digit planes of x, 4 plane rows
+  // (one row of x) × 4 panels at decode on AVX-512, 8 × 2 (two rows) for prefill; 4 × 1 on
+  // AVX2 and SSE4.2, whose int32 accumulators alone would fill the register file at 4 × 2.
   const bool decode = a.m <= 2;
   constexpr bool act8 = K == tile_kind::act8_int8 || K == tile_kind::act8_int4;
   const bool digits = act8 && a.mode == gemm_mode::weight_only;

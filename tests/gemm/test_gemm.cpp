@@ -106,6 +106,55 @@ std::vector<float> awkward_rows(std::size_t k, std::size_t ld, std::size_t& m) {
   return x;
 }
 
+// awkward_rows plus rows that stress the digit split (weight-only integer formats): x · 2^−e
+// with X = nearbyint(x · 2^−e) at the extremes ±(2^30 − 64), half-way ties, the boundaries of
+// the balanced digits (X = 65025 n ± 32512/32513, 255 n ± 127/128), subnormal and single
+// nonzero rows. Same layout: the last row ends at the end of the buffer.
+std::vector<float> digit_rows(std::size_t k, std::size_t ld, std::size_t& m) {
+  std::size_t m0 = 0;
+  const std::vector<float> base = awkward_rows(k, ld, m0);
+  const std::vector<float> noise = test::random_floats(k, static_cast<std::uint32_t>(k) + 99, -2.0f, 2.0f);
+  std::vector<std::vector<float>> rows;
+  for (std::size_t r = 0; r < m0; ++r)
+    rows.emplace_back(base.begin() + static_cast<long>(r * ld), base.begin() + static_cast<long>(r * ld + k));
+  auto row = [&](auto f) {
+    std::vector<float> r(k);
+    for (std::size_t c = 0; c < k; ++c) r[c] = f(c);
+    rows.push_back(r);
+  };
+  // amax in [1, 2): e = −29, X = x · 2^29 (exact for the integers below 2^24 used here)
+  const auto fixed = [](double big_x) { return static_cast<float>(std::ldexp(big_x, -29)); };
+  row([&](std::size_t c) { return c % 3 ? (c % 2 ? FLT_MAX : -FLT_MAX) : noise[c] * 1e38f; });
+  row([&](std::size_t c) { return c % 2 ? -0x1.fffffep0f : 0x1.fffffep0f; });  // X = ±(2^30 − 64)
+  row([&](std::size_t c) {  // ties: X = ±(j + 1/2), half to even
+    if (c == 0) return 1.0f;
+    const double j = static_cast<double>((c * 12345) % (1U << 23));
+    return fixed((c % 2 ? -1 : 1) * (j + 0.5));
+  });
+  row([&](std::size_t c) {  // balanced-digit boundaries
+    if (c == k / 2) return -1.5f;
+    const double n65025 = static_cast<double>(c % 258), n255 = static_cast<double>((c * 77) % 65793);
+    const double offs[] = {32512, 32513, -32512, -32513, 127, 128, -127, -128, 0};
+    const double big_x = c % 2 ? 65025 * n65025 + offs[c / 2 % 4] : 255 * n255 + offs[4 + c / 2 % 5];
+    return fixed(c % 4 < 2 ? big_x : -big_x);
+  });
+  row([&](std::size_t c) {
+    return noise[c] * std::ldexp(1.0f, static_cast<int>(c % 61) - 30);
+  });                                                                                 // wide range
+  row([&](std::size_t c) { return c == k / 2 ? -1.5e-20f : 0.0f; });                  // one nonzero
+  row([&](std::size_t c) { return c == k - 1 ? std::bit_cast<float>(1U) : -0.0f; });  // one 2^−149, e = −149
+  row([&](std::size_t c) {  // subnormal amax, scaled by 2^149 in two steps
+    const float v = std::bit_cast<float>(static_cast<std::uint32_t>((c * 2654435761U) % 0x800000U));
+    return c % 2 ? -v : v;
+  });
+  row([&](std::size_t c) { return c % 7 == 2 ? 0x1p-99f : noise[c] * 0x1p-100f; });  // e < −127 (two steps)
+  m = rows.size();
+  std::vector<float> x((m - 1) * ld + k, -1.0f);
+  for (std::size_t r = 0; r < m; ++r)
+    std::copy(rows[r].begin(), rows[r].end(), x.begin() + static_cast<long>(r * ld));
+  return x;
+}
+
 }  // namespace
 
 TEST_SUITE("gemm") {
@@ -479,12 +528,22 @@ TEST_SUITE("gemm") {
 
   TEST_CASE("weight-only digits: x = sx · Σ 255^i · d_i within sx/2, exact near amax, on every arch") {
     // The reference's split against its definition (long double), then each arch's compiled
-    // copy against the reference bit for bit. Awkward rows (see awkward_rows) and odd K.
-    for (const std::size_t k : {std::size_t{1}, std::size_t{33}, std::size_t{4097}})
-      for (const std::size_t group : {std::size_t{8}, std::size_t{32}}) {
-        const std::size_t ld = k + 3, k_padded = detail::round_up(k, group), groups = k_padded / group;
+    // copy (the SIMD split of gemm_act_kernels.hpp) against the reference bit for bit: K = 1…70,
+    // 4095, 4097 (every tail length of a 16-float step), groups of 8 and 32 (partial steps
+    // inside groups), per-channel (group = K padded; 70001 takes the int32 group sums of groups
+    // over 65536), awkward rows plus digit_rows; the outputs start as garbage.
+    std::vector<std::size_t> ks;
+    for (std::size_t k = 1; k <= 70; ++k) ks.push_back(k);
+    ks.push_back(4095);
+    ks.push_back(4097);
+    ks.push_back(70001);
+    for (const std::size_t k : ks)
+      for (const std::size_t g0 : {std::size_t{0}, std::size_t{8}, std::size_t{32}}) {
+        if (k > 4097 && g0) continue;
+        const std::size_t ld = k + 3, k_padded = detail::round_up(k, g0 ? g0 : 4), group = g0 ? g0 : k_padded;
+        const std::size_t groups = k_padded / group;
         std::size_t m = 0;
-        const std::vector<float> x = awkward_rows(k, ld, m);
+        const std::vector<float> x = digit_rows(k, ld, m);
         std::vector<std::int8_t> q(4 * m * k_padded, 0x55);
         std::vector<float> sc(m, -1.0f);
         std::vector<std::int32_t> gs(4 * m * groups, -1);

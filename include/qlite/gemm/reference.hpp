@@ -204,8 +204,8 @@ void quantize_activations(const float* x, std::size_t ldx, std::size_t m, std::s
 
 /// weight_only with integer weights: M rows of x to 30-bit fixed point split into four planes
 /// of balanced base-255 digits (the file comment): q row 4r + i holds d_i of row r, gsum the
-/// per-group sums of each plane, scale[r] = sx. Plain integer code: each arch's TU compiles it
-/// with its own instructions (kernel::gemm_split_digits).
+/// per-group sums of each plane, scale[r] = sx. kernel::gemm_split_digits is its SIMD copy,
+/// bit-identical (arch/gemm_act_kernels.hpp).
 inline constexpr std::uint32_t digit_offset = 127U * (1U + 255U + 255U * 255U + 255U * 255U * 255U);
 
 template <class Tag>

@@ -670,8 +670,11 @@ void run_panels(const gemm_args& a, std::size_t p0, std::size_t p1) noexcept {
     const std::size_t nb = act8 && V::lanes == 16 && np == 2
                                ? std::clamp<std::size_t>(act8_block_bytes / (2 * a.panel_bytes), 1, left / 2)
                                : 1;
-    for (std::size_t m0 = 0; m0 < rows; m0 += mstep) {
-      const std::size_t mr = std::min<std::size_t>(mstep, rows - m0);
+    for (std::size_t m0 = 0, mr = 0; m0 < rows; m0 += mr) {
+      // 6-row steps end in 4 + 3 or 4 + 4 rows rather than 6 + 1 or 6 + 2: a 1- or 2-row tile
+      // has too few accumulators to hide the vpdpbusd / FMA latency (M = 128 = 20 · 6 + 8).
+      mr = std::min<std::size_t>(mstep, rows - m0);
+      if (mstep == 6 && (rows - m0 == 7 || rows - m0 == 8)) mr = 4;
       for (std::size_t pq = p; pq < p + nb * np; pq += np) {
         if constexpr (act8) {
           if (digits) {

@@ -125,6 +125,30 @@ QLITE_FORCE_INLINE auto fold_sums(xsimd::batch<std::int32_t, B> s, requires_arch
 }
 #endif
 
+/// out[j] = the lane sum of pending[j], j < n ≤ w (w = one register of sum_family_t): w at a
+/// time by one haddp in float, exact while every lane sum is an integer of magnitude ≤ 2^24
+/// (codes ≤ 127 in magnitude, groups ≤ 65536: via_float); otherwise lane by lane in int32.
+template <class SI>
+QLITE_FORCE_INLINE void store_group_sums(const SI* pending, std::size_t n, bool via_float,
+                                         std::int32_t* out) noexcept {
+  using SF = xsimd::batch<float, typename SI::arch_type>;
+  constexpr std::size_t w = SF::size;
+  if (!via_float) {
+    for (std::size_t j = 0; j < n; ++j) out[j] = xsimd::hadd(pending[j]);
+    return;
+  }
+  SF f[w];
+  for (std::size_t j = 0; j < w; ++j) f[j] = j < n ? xsimd::to_float(pending[j]) : SF(0.0f);
+  const SI sums = xsimd::to_int(xsimd::haddp(f));
+  if (n == w) {
+    sums.store_unaligned(out);
+  } else {
+    alignas(64) std::int32_t t[w];
+    sums.store_aligned(t);
+    std::memcpy(out, t, n * sizeof(std::int32_t));
+  }
+}
+
 /// The largest |x[c]| (c < k) as float bits: non-negative floats order like their bits as
 /// integers, and a NaN's bits exceed ∞'s (0x7f800000).
 template <class Arch, class B>
@@ -182,24 +206,14 @@ QLITE_FORCE_INLINE void quantize_row(const float* x, std::size_t k, std::size_t 
                                      xsimd::batch<float, B> inv, std::int8_t* q,
                                      std::int32_t* gsum) noexcept {
   using bi = xsimd::batch<std::int32_t, B>;
-  using sf = xsimd::batch<float, sum_family_t<B>>;
   using si = xsimd::batch<std::int32_t, sum_family_t<B>>;
-  constexpr std::size_t w = sf::size;
-  // The lane sums of w groups at a time are added across lanes by one haddp, in float: exact,
-  // every partial sum is an integer of magnitude ≤ 127 · group ≤ 2^24 (gemm refuses groups over
-  // 65536).
-  sf pending[w];
+  constexpr std::size_t w = si::size;
+  // The lane sums of w groups at a time are added across lanes at once (gemm refuses W8A8 /
+  // W4A8 groups over 65536, so in float).
+  si pending[w];
   std::size_t n = 0;
   const auto flush = [&](std::size_t g_end) {
-    for (std::size_t j = n; j < w; ++j) pending[j] = sf(0.0f);
-    const si sums = xsimd::to_int(xsimd::haddp(pending));
-    if (n == w) {
-      sums.store_unaligned(gsum + g_end - w);
-    } else {
-      alignas(64) std::int32_t t[w];
-      sums.store_aligned(t);
-      std::memcpy(gsum + g_end - n, t, n * sizeof(std::int32_t));
-    }
+    store_group_sums(pending, n, true, gsum + g_end - n);
     n = 0;
   };
   for (std::size_t g = 0; g < groups; ++g) {
@@ -214,7 +228,7 @@ QLITE_FORCE_INLINE void quantize_row(const float* x, std::size_t k, std::size_t 
       sum += quantize_step<Arch, B, Finite>(t, inv, codes);
       std::memcpy(q + c, codes, end - c);
     }
-    pending[n++] = xsimd::to_float(fold_sums<Arch>(sum, B{}));
+    pending[n++] = fold_sums<Arch>(sum, B{});
     if (n == w) flush(g + 1);
   }
   if (n) flush(groups);
@@ -328,30 +342,14 @@ QLITE_FORCE_INLINE void split_row(const float* x, std::size_t k, std::size_t gro
                                   std::size_t stride, xsimd::batch<float, B> f1, xsimd::batch<float, B> f2,
                                   std::int8_t* q, std::int32_t* gsum) noexcept {
   using bi = xsimd::batch<std::int32_t, B>;
-  using sf = xsimd::batch<float, sum_family_t<B>>;
   using si = xsimd::batch<std::int32_t, sum_family_t<B>>;
-  constexpr std::size_t w = sf::size;
-  const bool via_float = group <= 65536;
+  constexpr std::size_t w = si::size;
+  const bool via_float = group <= 65536;  // int4 weight-only allows groups up to 2^20
   si pending[4][w];
   std::size_t n = 0;
   const auto flush = [&](std::size_t g_end) {
-    for (std::size_t i = 0; i < 4; ++i) {
-      std::int32_t* out = gsum + i * groups + g_end - n;
-      if (!via_float) {
-        for (std::size_t j = 0; j < n; ++j) out[j] = xsimd::hadd(pending[i][j]);
-        continue;
-      }
-      sf f[w];
-      for (std::size_t j = 0; j < w; ++j) f[j] = j < n ? xsimd::to_float(pending[i][j]) : sf(0.0f);
-      const si sums = xsimd::to_int(xsimd::haddp(f));
-      if (n == w) {
-        sums.store_unaligned(out);
-      } else {
-        alignas(64) std::int32_t t[w];
-        sums.store_aligned(t);
-        std::memcpy(out, t, n * sizeof(std::int32_t));
-      }
-    }
+    for (std::size_t i = 0; i < 4; ++i)
+      store_group_sums(pending[i], n, via_float, gsum + i * groups + g_end - n);
     n = 0;
   };
   for (std::size_t g = 0; g < groups; ++g) {

@@ -170,6 +170,30 @@ TEST_SUITE("gemm") {
     });
   }
 
+  // The AVX-512 VNNI W8A8 prefill on per-channel int8 walks blocks of 256 rows, 4 panels and
+  // 2048 k, carrying int32 sums between K blocks: M = 300 crosses a row block (and ends in a
+  // 4 + 4 + … tail), K = 4100 gives K blocks of 2048, 2048 and 4, N = 150 is 2 steps of 4
+  // panels, 2 panels left to the 6 × 2 loop and a partial last panel; 3 threads start at
+  // panels 0, 4 and 7.
+  TEST_CASE("int8 per-channel W8A8 across row, panel and K blocks: exactly ref::gemm") {
+    const std::size_t m = 300, n = 150, k = 4100;
+    auto w = prepack<int8_per_channel_format>(test::random_tensor(n, k, 8, scheme_id::symmetric, 0, 41));
+    const std::vector<float> x = test::random_activations(m, k, k, 42);
+    gemm_params p;
+    p.mode = gemm_mode::int8_activations;
+    std::vector<float> yr(m * n);
+    ref::gemm(matrix_view<const float>(x.data(), m, k), w, matrix_view<float>(yr.data(), m, n), p);
+    test::for_each_arch([&](arch_id) {
+      for (const unsigned threads : {1U, 3U}) {
+        p.threads = threads;
+        std::vector<float> y(m * n, -1.0f);
+        gemm(matrix_view<const float>(x.data(), m, k), w, matrix_view<float>(y.data(), m, n), p);
+        INFO("threads ", threads);
+        CHECK(test::first_difference(y, yr) == -1);
+      }
+    });
+  }
+
   TEST_CASE("int4 per-group (G 32/64/128, sym/asym): W4A8 and weight-only are exactly ref::gemm") {
     test::for_each_arch([](arch_id) {
       check_int4<32, symmetric>({{17, 32}, {50, 96}, {293, 64}});

@@ -16,6 +16,7 @@
 
 #include <xsimd/xsimd.hpp>
 
+#include "qlite/core/aligned_buffer.hpp"
 #include "qlite/core/dispatch.hpp"
 #include "qlite/arch/gemm_act_kernels.hpp"
 #include "qlite/arch/gemm_kernels_decl.hpp"
@@ -91,6 +92,7 @@ struct v512 {
   static constexpr std::size_t lanes = 16;
   static constexpr bool vnni = is_vnni_v<A>;
   static vi load(const void* p) noexcept { return _mm512_loadu_si512(p); }
+  static void store(void* p, vi v) noexcept { _mm512_storeu_si512(p, v); }
   static vi zero() noexcept { return _mm512_setzero_si512(); }
   static vf fzero() noexcept { return _mm512_setzero_ps(); }
   static vi set1(std::int32_t v) noexcept { return _mm512_set1_epi32(v); }
@@ -483,6 +485,117 @@ void act8_tile(const gemm_args& a, std::size_t p, std::size_t m0, typename V::vf
     act8_plain<V, I4, MR, NP, CPG, D>(a, p, m0, acc);
 }
 
+/// AVX-512 VNNI W8A8 on per-channel int8 weights, prefill: rows m0 … m0+MR−1 × panels p … p+3
+/// (6 × 4: 24 int32 accumulators, one x broadcast per 4 vpdpbusd) over chunks [c0, c1) of k.
+/// The sums start at −128·Σx (first block) or at `carry`, and go back to `carry` unless this is
+/// the last block, which folds them like act8_dot (one group: fma(float(d), s, 0)) and stores y.
+/// Integer sums are exact in any order, so the result is act8_dot's bit for bit.
+// clang-format off
+template <class Arch, class V, std::size_t MR>
+[[gnu::noinline]] void act8_block_tile(const gemm_args& args, std::size_t p, std::size_t m0, std::size_t c0,
+                                       std::size_t c1, std::int32_t* carry, bool first, bool last) noexcept {
+  using vi = typename V::vi;
+  constexpr std::size_t NV = 4;
+  const gemm_args a = args;
+  const std::size_t kp = a.k_padded, pb = a.panel_bytes;
+  vi ia[MR][NV];
+QLITE_DETAIL_UNROLL
+  for (std::size_t r = 0; r < MR; ++r)
+QLITE_DETAIL_UNROLL
+    for (std::size_t v = 0; v < NV; ++v)
+      ia[r][v] = first ? V::set1(-128 * a.x_gsum[m0 + r]) : V::load(carry + (r * NV + v) * V::lanes);
+  const std::uint8_t* w = a.data + p * pb + c0 * cb;
+  const std::int8_t* x = a.xq + m0 * kp + c0 * 4;
+  for (std::size_t c = c0; c < c1; ++c, w += cb, x += 4) {
+    vi wv[NV];
+QLITE_DETAIL_UNROLL
+    for (std::size_t v = 0; v < NV; ++v) wv[v] = V::load(w + v * pb);
+QLITE_DETAIL_UNROLL
+    for (std::size_t r = 0; r < MR; ++r) {
+      const vi x0 = V::set1(load4(x + r * kp));
+QLITE_DETAIL_UNROLL
+      for (std::size_t v = 0; v < NV; ++v) ia[r][v] = V::dot_u8(ia[r][v], wv[v], x0);
+    }
+  }
+  if (!last) {
+QLITE_DETAIL_UNROLL
+    for (std::size_t r = 0; r < MR; ++r)
+QLITE_DETAIL_UNROLL
+      for (std::size_t v = 0; v < NV; ++v) V::store(carry + (r * NV + v) * V::lanes, ia[r][v]);
+    return;
+  }
+  // Every loop over ia unrolled: an indexed access would keep ia in memory in the loop above.
+QLITE_DETAIL_UNROLL
+  for (std::size_t v = 0; v < NV; ++v) {
+    const typename V::vf sc = load_scales<V>(a, p + v, 0, 0);
+QLITE_DETAIL_UNROLL
+    for (std::size_t r = 0; r < MR; ++r)
+      store_lanes<Arch, V>(a, m0 + r, (p + v) * panel_rows, V::fma(V::cvt(ia[r][v]), sc, V::fzero()),
+                           a.x_scale[m0 + r], true);
+  }
+}
+// clang-format on
+
+/// act8_block_tile<…, MR> for MR = mr (1 ≤ mr ≤ 6).
+template <class Arch, class V, std::size_t MR = 1>
+void act8_block_rows(const gemm_args& a, std::size_t p, std::size_t m0, std::size_t mr, std::size_t c0,
+                     std::size_t c1, std::int32_t* carry, bool first, bool last) noexcept {
+  if constexpr (MR < 6) {
+    if (mr > MR) return act8_block_rows<Arch, V, MR + 1>(a, p, m0, mr, c0, c1, carry, first, last);
+  }
+  act8_block_tile<Arch, V, MR>(a, p, m0, c0, c1, carry, first, last);
+}
+
+/// Rows of the next register tile when `left` rows remain and tiles have up to `step` rows:
+/// 6-row steps end in 4 + 3 or 4 + 4 rather than 6 + 1 or 6 + 2 (a 1- or 2-row tile has too few
+/// accumulators to hide the vpdpbusd / FMA latency; M = 128 = 20 · 6 + 4 + 4).
+inline std::size_t tile_row_step(std::size_t step, std::size_t left) noexcept {
+  return step == 6 && (left == 7 || left == 8) ? 4 : std::min(step, left);
+}
+
+/// The int32 carry of act8_blocked: this thread's, kept between calls (nullptr if it cannot be
+/// allocated; the caller then takes the unblocked loop).
+inline std::int32_t* act8_carry(std::size_t count) noexcept {
+  thread_local aligned_buffer<std::int32_t> buf;
+  if (buf.size() < count) {
+    try {
+      buf = aligned_buffer<std::int32_t>(count, uninitialized);
+    } catch (...) {
+      return nullptr;
+    }
+  }
+  return buf.data();
+}
+
+/// AVX-512 VNNI W8A8 prefill on per-channel int8 weights, oneDNN's loop order (its brgemm
+/// matmul: M blocks of 256, 64 output channels, K blocks, 6-row tiles inside): for each block of
+/// 256 rows, each 4 panels, each 2048 k, every 6-row tile; the tiles' int32 sums wait in a
+/// 64 KB carry between K blocks. The 4 panels' 2048 k (128 KB) stay in L2 while 43 tiles pass
+/// over them, and each tile reads its 12 KB of x once per 4 panels. Panels [p0, p1) in steps of
+/// 4; returns the first panel left (fewer than 4) for the 6 × 2 loop.
+template <class Arch, class V>
+std::size_t act8_blocked(const gemm_args& a, std::size_t p0, std::size_t p1) noexcept {
+  constexpr std::size_t mblock = 256, kblock = 2048 / 4;  // rows; chunks of 4 k
+  const std::size_t quads = (p1 - p0) / 4, chunks = a.k_padded / 4;
+  std::int32_t* carry =
+      quads && chunks > kblock ? act8_carry(std::min(a.m, mblock) * 4 * panel_rows) : nullptr;
+  if (quads == 0 || (chunks > kblock && carry == nullptr)) return p0;
+  const std::size_t pe = p0 + 4 * quads;
+  for (std::size_t mc = 0; mc < a.m; mc += mblock) {
+    const std::size_t me = std::min(a.m, mc + mblock);
+    for (std::size_t p = p0; p < pe; p += 4)
+      for (std::size_t c0 = 0; c0 < chunks; c0 += kblock) {
+        const std::size_t c1 = std::min(chunks, c0 + kblock);
+        for (std::size_t m0 = mc, mr = 0; m0 < me; m0 += mr) {
+          mr = tile_row_step(6, me - m0);
+          std::int32_t* tile_carry = carry ? carry + (m0 - mc) * 4 * panel_rows : nullptr;
+          act8_block_rows<Arch, V>(a, p, m0, mr, c0, c1, tile_carry, c0 == 0, c1 == chunks);
+        }
+      }
+  }
+  return pe;
+}
+
 #define QLITE_DETAIL_BF16_TARGET __attribute__((target("avx512f,avx512bw,avx512bf16")))
 
 /// bf16_activations with vdpbf16ps (only called when the CPU has AVX512-BF16): acc[r·NP + j].
@@ -655,6 +768,9 @@ void run_panels(const gemm_args& a, std::size_t p0, std::size_t p1) noexcept {
                                                          : max_tile_rows<V, K>();
   constexpr std::size_t act8_block_bytes = 256 * 1024;
   std::size_t p = p0;
+  if constexpr (K == tile_kind::act8_int8 && V::lanes == 16 && V::vnni) {
+    if (!digits && !decode && a.groups == 1) p = act8_blocked<Arch, V>(a, p0, p1);
+  }
   while (p < p1) {
     const std::size_t left = p1 - p;
     // AVX2 decodes 2 panels at a time: 4 panels need 32 live ymm (16 exist) and spill badly.
@@ -671,10 +787,7 @@ void run_panels(const gemm_args& a, std::size_t p0, std::size_t p1) noexcept {
                                ? std::clamp<std::size_t>(act8_block_bytes / (2 * a.panel_bytes), 1, left / 2)
                                : 1;
     for (std::size_t m0 = 0, mr = 0; m0 < rows; m0 += mr) {
-      // 6-row steps end in 4 + 3 or 4 + 4 rows rather than 6 + 1 or 6 + 2: a 1- or 2-row tile
-      // has too few accumulators to hide the vpdpbusd / FMA latency (M = 128 = 20 · 6 + 8).
-      mr = std::min<std::size_t>(mstep, rows - m0);
-      if (mstep == 6 && (rows - m0 == 7 || rows - m0 == 8)) mr = 4;
+      mr = tile_row_step(mstep, rows - m0);
       for (std::size_t pq = p; pq < p + nb * np; pq += np) {
         if constexpr (act8) {
           if (digits) {

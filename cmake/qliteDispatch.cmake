@@ -65,6 +65,11 @@ function(qlite_add_dispatch_library name)
   if(_sources)
     add_library(${name} STATIC ${_sources})
     set(_scope PUBLIC)
+    set(_pairs "")
+    foreach(_arch IN LISTS _archs)
+      list(APPEND _pairs "${_arch}=${_tag_${_arch}}")
+    endforeach()
+    set_property(TARGET ${name} PROPERTY QLITE_ARCH_TAGS "${_pairs}")  # for tests/static
   else()
     add_library(${name} INTERFACE)  # nothing to compile: scalar kernels in each TU
     set(_scope INTERFACE)

@@ -74,12 +74,12 @@ std::size_t pack_wide(const std::int32_t* u, std::size_t n, int bits, std::uint8
 #pragma GCC diagnostic pop
 #endif
 
+namespace detail {
+// The portable loops, also the tail after pack_wide: a template on Arch like pack itself, so
+// that an arch TU never emits a copy of another arch's instantiation compiled with its own
+// flags (pack<scalar_arch> built with AVX-512 flags could be the copy the linker keeps).
 template <class Arch>
-void pack(const std::int32_t* u, std::size_t n, int bits, std::uint8_t* out) noexcept {
-  if (const std::size_t done = detail::pack_wide<Arch>(u, n, bits, out); done != 0) {
-    pack<scalar_arch>(u + done, n - done, bits, out + done * static_cast<std::size_t>(bits) / 8);
-    return;
-  }
+void pack_codes(const std::int32_t* u, std::size_t n, int bits, std::uint8_t* out) noexcept {
   switch (bits) {
     case 8:
       for (std::size_t j = 0; j < n; ++j) out[j] = static_cast<std::uint8_t>(u[j]);
@@ -129,6 +129,13 @@ void pack(const std::int32_t* u, std::size_t n, int bits, std::uint8_t* out) noe
       return;
     }
   }
+}
+}  // namespace detail
+
+template <class Arch>
+void pack(const std::int32_t* u, std::size_t n, int bits, std::uint8_t* out) noexcept {
+  const std::size_t done = detail::pack_wide<Arch>(u, n, bits, out);
+  detail::pack_codes<Arch>(u + done, n - done, bits, out + done * static_cast<std::size_t>(bits) / 8);
 }
 
 template <class Arch>

@@ -16,7 +16,6 @@
 
 #include <xsimd/xsimd.hpp>
 
-#include "qlite/core/aligned_buffer.hpp"
 #include "qlite/core/dispatch.hpp"
 #include "qlite/arch/gemm_act_kernels.hpp"
 #include "qlite/arch/gemm_kernels_decl.hpp"
@@ -549,36 +548,24 @@ void act8_block_rows(const gemm_args& a, std::size_t p, std::size_t m0, std::siz
 /// Rows of the next register tile when `left` rows remain and tiles have up to `step` rows:
 /// 6-row steps end in 4 + 3 or 4 + 4 rather than 6 + 1 or 6 + 2 (a 1- or 2-row tile has too few
 /// accumulators to hide the vpdpbusd / FMA latency; M = 128 = 20 · 6 + 4 + 4).
-inline std::size_t tile_row_step(std::size_t step, std::size_t left) noexcept {
+QLITE_FORCE_INLINE std::size_t tile_row_step(std::size_t step, std::size_t left) noexcept {
   return step == 6 && (left == 7 || left == 8) ? 4 : std::min(step, left);
-}
-
-/// The int32 carry of act8_blocked: this thread's, kept between calls (nullptr if it cannot be
-/// allocated; the caller then takes the unblocked loop).
-inline std::int32_t* act8_carry(std::size_t count) noexcept {
-  thread_local aligned_buffer<std::int32_t> buf;
-  if (buf.size() < count) {
-    try {
-      buf = aligned_buffer<std::int32_t>(count, uninitialized);
-    } catch (...) {
-      return nullptr;
-    }
-  }
-  return buf.data();
 }
 
 /// AVX-512 VNNI W8A8 prefill on per-channel int8 weights, oneDNN's loop order (its brgemm
 /// matmul: M blocks of 256, 64 output channels, K blocks, 6-row tiles inside): for each block of
 /// 256 rows, each 4 panels, each 2048 k, every 6-row tile; the tiles' int32 sums wait in a
-/// 64 KB carry between K blocks. The 4 panels' 2048 k (128 KB) stay in L2 while 43 tiles pass
-/// over them, and each tile reads its 12 KB of x once per 4 panels. Panels [p0, p1) in steps of
-/// 4; returns the first panel left (fewer than 4) for the 6 × 2 loop.
+/// 64 KB carry (gemm_args::thread_scratch) between K blocks (without one: the 6 × 2 loop). The 4 panels' 2048
+/// k (128 KB) stay in L2 while 43 tiles pass over them, and each tile reads its 12 KB of x once per 4 panels.
+/// Panels [p0, p1) in steps of 4; returns the first panel left (fewer than 4) for the 6 × 2 loop.
 template <class Arch, class V>
 std::size_t act8_blocked(const gemm_args& a, std::size_t p0, std::size_t p1) noexcept {
   constexpr std::size_t mblock = 256, kblock = 2048 / 4;  // rows; chunks of 4 k
   const std::size_t quads = (p1 - p0) / 4, chunks = a.k_padded / 4;
-  std::int32_t* carry =
-      quads && chunks > kblock ? act8_carry(std::min(a.m, mblock) * 4 * panel_rows) : nullptr;
+  const std::size_t carry_bytes = std::min(a.m, mblock) * 4 * panel_rows * sizeof(std::int32_t);
+  std::int32_t* carry = quads && chunks > kblock && a.thread_scratch
+                            ? static_cast<std::int32_t*>(a.thread_scratch(carry_bytes))
+                            : nullptr;
   if (quads == 0 || (chunks > kblock && carry == nullptr)) return p0;
   const std::size_t pe = p0 + 4 * quads;
   for (std::size_t mc = 0; mc < a.m; mc += mblock) {

@@ -91,6 +91,10 @@ struct gemm_args {
   bool use_dpbf16 = false;   ///< the CPU has AVX512-BF16 (decided outside the kernels)
   bool use_avxvnni = false;  ///< avx2 kernels: the int8 tiles use AVX-VNNI (path avxvnni)
   bool use_dotprod = false;  ///< neon64 kernels: the int8 tiles use sdot (path neon64_dotprod)
+  /// The running thread's scratch memory (64-byte aligned, kept between calls; nullptr when it
+  /// cannot be allocated), for kernels that carry partial sums between K blocks. A pointer, so
+  /// that the allocation code is compiled in the caller's TU and never with a kernel's ISA flags.
+  void* (*thread_scratch)(std::size_t bytes) noexcept = nullptr;
 };
 
 /// The zero code of an integer layout's group (asymmetric: stored per lane).
@@ -337,6 +341,20 @@ inline std::uint8_t* call_scratch(std::size_t bytes) {
   return buf.data();
 }
 
+/// gemm_args::thread_scratch: this thread's buffer (pool workers and the caller alike), apart
+/// from call_scratch (which holds x's codes while the kernels run).
+inline void* kernel_scratch(std::size_t bytes) noexcept {
+  thread_local aligned_buffer<std::uint8_t> buf;
+  if (buf.size() < bytes) {
+    try {
+      buf = aligned_buffer<std::uint8_t>(bytes, uninitialized);
+    } catch (...) {
+      return nullptr;
+    }
+  }
+  return buf.data();
+}
+
 /// Checks shapes and mode, fills args; activation buffers are allocated but not yet filled.
 inline gemm_call make_gemm_call(matrix_view<const float> x, const packed_storage& w, matrix_view<float> y,
                                 const gemm_params& p, const char* format_name) {
@@ -376,6 +394,7 @@ inline gemm_call make_gemm_call(matrix_view<const float> x, const packed_storage
   a.groups = w.groups;
   a.panels = w.panels;
   a.panel_bytes = w.panel_bytes;
+  a.thread_scratch = &kernel_scratch;
   a.data = w.data.data();
   a.scales = w.scales.data();
   a.zeros = w.zeros.data();

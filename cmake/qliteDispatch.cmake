@@ -65,9 +65,12 @@ function(qlite_add_dispatch_library name)
   if(_sources)
     add_library(${name} STATIC ${_sources})
     set(_scope PUBLIC)
+    # avx512vnni's xsimd batches are avx512bw batches: its TU may also define their helpers
+    # (seen out of line in the -O1 sanitizer build), compiled with flags that only add VNNI.
+    set(_also_avx512vnni ",xsimd::avx512bw")
     set(_pairs "")
     foreach(_arch IN LISTS _archs)
-      list(APPEND _pairs "${_arch}=${_tag_${_arch}}")
+      list(APPEND _pairs "${_arch}=${_tag_${_arch}}${_also_${_arch}}")
     endforeach()
     set_property(TARGET ${name} PROPERTY QLITE_ARCH_TAGS "${_pairs}")  # for tests/static
   else()

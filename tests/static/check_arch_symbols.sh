@@ -2,7 +2,7 @@
 # Every weak symbol a per-arch kernel TU defines must name that TU's arch tag. A shared inline
 # function (or another arch's instantiation) compiled there with the TU's wide-ISA flags is a
 # copy the linker may keep for the whole program, so a CPU without that ISA would run it.
-# usage: check_arch_symbols.sh <nm> "<arch>=<tag>|…" "<object>|<object>|…"
+# usage: check_arch_symbols.sh <nm> "<arch>=<tag>[,<tag>…]|…" "<object>|<object>|…"
 nm=$1
 tags=$2
 objects=$3
@@ -21,7 +21,8 @@ for obj in $objects; do
     exit 1
   fi
   symbols=$("$nm" -C "$obj") || { echo "$nm failed on $obj"; exit 1; }
-  foreign=$(printf '%s\n' "$symbols" | grep -E '^[0-9a-f]* [WV] ' | grep -v ' DW\.ref\.' | grep -vF "$tag")
+  patterns=$(printf '%s\n' "$tag" | tr ',' '\n')
+  foreign=$(printf '%s\n' "$symbols" | grep -E '^[0-9a-f]* [WV] ' | grep -v ' DW\.ref\.' | grep -vF "$patterns")
   if [ -n "$foreign" ]; then
     echo "$obj ($arch): weak symbols without the tag $tag:"
     printf '%s\n' "$foreign"

@@ -20,7 +20,7 @@
 # tag; the headers, seeing QLITE_RUNTIME_DISPATCH (a usage requirement of the library),
 # declare those instantiations instead of compiling them. The TUs touch only qlite's
 # arch-templated kernels (raw pointers, no standard containers), so no wide-ISA copy of a
-# shared inline function can leak to the linker (ODR).
+# shared inline function can leak to the linker (ODR; the test static.arch_tu_symbols checks).
 include_guard(GLOBAL)
 
 function(qlite_add_dispatch_library name)

@@ -552,12 +552,13 @@ QLITE_FORCE_INLINE std::size_t tile_row_step(std::size_t step, std::size_t left)
   return step == 6 && (left == 7 || left == 8) ? 4 : std::min(step, left);
 }
 
-/// AVX-512 VNNI W8A8 prefill on per-channel int8 weights, oneDNN's loop order (its brgemm
-/// matmul: M blocks of 256, 64 output channels, K blocks, 6-row tiles inside): for each block of
-/// 256 rows, each 4 panels, each 2048 k, every 6-row tile; the tiles' int32 sums wait in a
-/// 64 KB carry (gemm_args::thread_scratch) between K blocks (without one: the 6 × 2 loop). The 4 panels' 2048
-/// k (128 KB) stay in L2 while 43 tiles pass over them, and each tile reads its 12 KB of x once per 4 panels.
-/// Panels [p0, p1) in steps of 4; returns the first panel left (fewer than 4) for the 6 × 2 loop.
+/// AVX-512 VNNI W8A8 prefill on per-channel int8 weights in oneDNN's loop order (its brgemm
+/// matmul: blocks of 256 rows, 64 output channels, K blocks, 6-row tiles inside): for each
+/// block of 256 rows, each 4 panels, each 2048 k, every 6-row tile. The tiles' int32 sums wait
+/// between K blocks in a 64 KB carry (gemm_args::thread_scratch; without one, the 6 × 2 loop
+/// runs instead). The 4 panels' 2048 k (128 KB) stay in L2 while 43 tiles pass over them, and a
+/// tile reads its 12 KB of x once per 4 panels. Panels [p0, p1) in steps of 4; returns the
+/// first panel left (fewer than 4) for the 6 × 2 loop.
 template <class Arch, class V>
 std::size_t act8_blocked(const gemm_args& a, std::size_t p0, std::size_t p1) noexcept {
   constexpr std::size_t mblock = 256, kblock = 2048 / 4;  // rows; chunks of 4 k

@@ -756,6 +756,7 @@ void run_panels(const gemm_args& a, std::size_t p0, std::size_t p1) noexcept {
                                                          : max_tile_rows<V, K>();
   constexpr std::size_t act8_block_bytes = 256 * 1024;
   std::size_t p = p0;
+  // Per-channel int8 W8A8 prefill on AVX-512 VNNI: oneDNN's order first; leftovers below.
   if constexpr (K == tile_kind::act8_int8 && V::lanes == 16 && V::vnni) {
     if (!digits && !decode && a.groups == 1) p = act8_blocked<Arch, V>(a, p0, p1);
   }

@@ -194,6 +194,41 @@ TEST_SUITE("gemm") {
     });
   }
 
+  // Without scratch memory for its int32 carry (thread_scratch returns nullptr: the allocation
+  // failed), the blocked W8A8 kernel hands all panels to the 6 × 2 loop; same results.
+  TEST_CASE("int8 per-channel W8A8 without scratch memory: the unblocked loop, exactly ref::gemm") {
+    const std::size_t m = 40, n = 100, k = 4100;
+    auto w = prepack<int8_per_channel_format>(test::random_tensor(n, k, 8, scheme_id::symmetric, 0, 43));
+    const std::vector<float> x = test::random_activations(m, k, k, 44);
+    gemm_params p;
+    p.mode = gemm_mode::int8_activations;
+    std::vector<float> yr(m * n);
+    ref::gemm(matrix_view<const float>(x.data(), m, k), w, matrix_view<float>(yr.data(), m, n), p);
+    static unsigned requests = 0;
+    test::for_each_arch([&](arch_id id) {
+      std::vector<float> y(m * n, -1.0f);
+      detail::gemm_call c = detail::make_gemm_call(matrix_view<const float>(x.data(), m, k), w.storage(),
+                                                   matrix_view<float>(y.data(), m, n), p, "int8");
+      requests = 0;
+      c.args.thread_scratch = [](std::size_t) noexcept -> void* {
+        ++requests;
+        return nullptr;
+      };
+      const detail::packed_storage& s = w.storage();
+      ref::detail::quantize_activations<void>(x.data(), k, m, k, s.k_padded, s.group, c.xq, c.x_scale, c.x_gsum);
+      dispatch([&](auto arch) {
+        using A = decltype(arch);
+        if constexpr (std::is_same_v<A, scalar_arch>)
+          ref::detail::gemm_panels<void>(c.args, 0, s.panels);
+        else
+          kernel::gemm_panels<A>(c.args, 0, s.panels);
+      });
+      CHECK(test::first_difference(y, yr) == -1);
+      // The blocked kernel runs on AVX-512 VNNI only; there it must have asked for the carry.
+      if (id == arch_id::avx512vnni) CHECK(requests == 1);
+    });
+  }
+
   TEST_CASE("int4 per-group (G 32/64/128, sym/asym): W4A8 and weight-only are exactly ref::gemm") {
     test::for_each_arch([](arch_id) {
       check_int4<32, symmetric>({{17, 32}, {50, 96}, {293, 64}});

@@ -215,7 +215,8 @@ TEST_SUITE("gemm") {
         return nullptr;
       };
       const detail::packed_storage& s = w.storage();
-      ref::detail::quantize_activations<void>(x.data(), k, m, k, s.k_padded, s.group, c.xq, c.x_scale, c.x_gsum);
+      ref::detail::quantize_activations<void>(x.data(), k, m, k, s.k_padded, s.group, c.xq, c.x_scale,
+                                              c.x_gsum);
       dispatch([&](auto arch) {
         using A = decltype(arch);
         if constexpr (std::is_same_v<A, scalar_arch>)

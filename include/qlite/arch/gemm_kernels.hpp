@@ -326,6 +326,20 @@ QLITE_FORCE_INLINE typename V::vf load_scales(const gemm_args& a, std::size_t p,
   return V::loadf(reinterpret_cast<const float*>(a.scales) + idx);
 }
 
+/// One chunk (4 k) of int8 codes for MR rows × NV vectors: ia[r][v] += wv[v] · x[r·ldx … +3].
+// clang-format off
+template <class V, std::size_t MR, std::size_t NV>
+QLITE_FORCE_INLINE void dot_rows_u8(typename V::vi (&ia)[MR][NV], const typename V::vi (&wv)[NV],
+                                    const std::int8_t* x, std::size_t ldx) noexcept {
+QLITE_DETAIL_UNROLL
+  for (std::size_t r = 0; r < MR; ++r) {
+    const typename V::vi x0 = V::set1(load4(x + r * ldx));
+QLITE_DETAIL_UNROLL
+    for (std::size_t v = 0; v < NV; ++v) ia[r][v] = V::dot_u8(ia[r][v], wv[v], x0);
+  }
+}
+// clang-format on
+
 /// W8A8 / W4A8 part of a tile: acc[r·NV + v] = fma(float(d), s, acc) per group in order, d the
 /// exact int32 dot product of the group. CPG chunks per group, unrolled; CPG = 0 walks the
 /// groups' chunks in a loop. Runs in a function of its own (act8_tile) with its int32
@@ -407,12 +421,7 @@ QLITE_DETAIL_UNROLL
             ia[r][v] = V::dot_u4x2(ia[r][v], wv[v], x0, hi[v], x1);
         }
       } else {
-QLITE_DETAIL_UNROLL
-        for (std::size_t r = 0; r < MR; ++r) {
-          const vi x0 = V::set1(load4(x + r * a.k_padded + c * 4));
-QLITE_DETAIL_UNROLL
-          for (std::size_t v = 0; v < NV; ++v) ia[r][v] = V::dot_u8(ia[r][v], wv[v], x0);
-        }
+        dot_rows_u8<V>(ia, wv, x + c * 4, a.k_padded);
       }
     }
 QLITE_DETAIL_UNROLL
@@ -509,12 +518,7 @@ QLITE_DETAIL_UNROLL
     vi wv[NV];
 QLITE_DETAIL_UNROLL
     for (std::size_t v = 0; v < NV; ++v) wv[v] = V::load(w + v * pb);
-QLITE_DETAIL_UNROLL
-    for (std::size_t r = 0; r < MR; ++r) {
-      const vi x0 = V::set1(load4(x + r * kp));
-QLITE_DETAIL_UNROLL
-      for (std::size_t v = 0; v < NV; ++v) ia[r][v] = V::dot_u8(ia[r][v], wv[v], x0);
-    }
+    dot_rows_u8<V>(ia, wv, x, kp);
   }
   if (!last) {
 QLITE_DETAIL_UNROLL

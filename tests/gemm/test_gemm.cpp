@@ -155,6 +155,28 @@ std::vector<float> digit_rows(std::size_t k, std::size_t ld, std::size_t& m) {
   return x;
 }
 
+/// Per-channel int8 weights, activations and ref::gemm's W8A8 result of an M × N × K problem.
+struct w8a8_problem {
+  std::size_t m, n, k;
+  packed_weights<int8_per_channel_format> w;
+  std::vector<float> x, yr;
+  gemm_params p;
+};
+
+w8a8_problem make_w8a8_problem(std::size_t m, std::size_t n, std::size_t k, std::uint32_t seed) {
+  w8a8_problem t{
+      m,
+      n,
+      k,
+      prepack<int8_per_channel_format>(test::random_tensor(n, k, 8, scheme_id::symmetric, 0, seed)),
+      test::random_activations(m, k, k, seed + 1),
+      std::vector<float>(m * n),
+      {}};
+  t.p.mode = gemm_mode::int8_activations;
+  ref::gemm(matrix_view<const float>(t.x.data(), m, k), t.w, matrix_view<float>(t.yr.data(), m, n), t.p);
+  return t;
+}
+
 }  // namespace
 
 TEST_SUITE("gemm") {
@@ -176,20 +198,15 @@ TEST_SUITE("gemm") {
   // panels, 2 panels left to the 6 × 2 loop and a partial last panel; 3 threads start at
   // panels 0, 4 and 7.
   TEST_CASE("int8 per-channel W8A8 across row, panel and K blocks: exactly ref::gemm") {
-    const std::size_t m = 300, n = 150, k = 4100;
-    auto w = prepack<int8_per_channel_format>(test::random_tensor(n, k, 8, scheme_id::symmetric, 0, 41));
-    const std::vector<float> x = test::random_activations(m, k, k, 42);
-    gemm_params p;
-    p.mode = gemm_mode::int8_activations;
-    std::vector<float> yr(m * n);
-    ref::gemm(matrix_view<const float>(x.data(), m, k), w, matrix_view<float>(yr.data(), m, n), p);
+    w8a8_problem t = make_w8a8_problem(300, 150, 4100, 41);
     test::for_each_arch([&](arch_id) {
       for (const unsigned threads : {1U, 3U}) {
-        p.threads = threads;
-        std::vector<float> y(m * n, -1.0f);
-        gemm(matrix_view<const float>(x.data(), m, k), w, matrix_view<float>(y.data(), m, n), p);
+        t.p.threads = threads;
+        std::vector<float> y(t.m * t.n, -1.0f);
+        gemm(matrix_view<const float>(t.x.data(), t.m, t.k), t.w, matrix_view<float>(y.data(), t.m, t.n),
+             t.p);
         INFO("threads ", threads);
-        CHECK(test::first_difference(y, yr) == -1);
+        CHECK(test::first_difference(y, t.yr) == -1);
       }
     });
   }
@@ -197,25 +214,20 @@ TEST_SUITE("gemm") {
   // Without scratch memory for its int32 carry (thread_scratch returns nullptr: the allocation
   // failed), the blocked W8A8 kernel hands all panels to the 6 × 2 loop; same results.
   TEST_CASE("int8 per-channel W8A8 without scratch memory: the unblocked loop, exactly ref::gemm") {
-    const std::size_t m = 40, n = 100, k = 4100;
-    auto w = prepack<int8_per_channel_format>(test::random_tensor(n, k, 8, scheme_id::symmetric, 0, 43));
-    const std::vector<float> x = test::random_activations(m, k, k, 44);
-    gemm_params p;
-    p.mode = gemm_mode::int8_activations;
-    std::vector<float> yr(m * n);
-    ref::gemm(matrix_view<const float>(x.data(), m, k), w, matrix_view<float>(yr.data(), m, n), p);
+    const w8a8_problem t = make_w8a8_problem(40, 100, 4100, 43);
+    const std::size_t m = t.m, n = t.n, k = t.k;
     static unsigned requests = 0;
     test::for_each_arch([&](arch_id id) {
       std::vector<float> y(m * n, -1.0f);
-      detail::gemm_call c = detail::make_gemm_call(matrix_view<const float>(x.data(), m, k), w.storage(),
-                                                   matrix_view<float>(y.data(), m, n), p, "int8");
+      detail::gemm_call c = detail::make_gemm_call(matrix_view<const float>(t.x.data(), m, k), t.w.storage(),
+                                                   matrix_view<float>(y.data(), m, n), t.p, "int8");
       requests = 0;
       c.args.thread_scratch = [](std::size_t) noexcept -> void* {
         ++requests;
         return nullptr;
       };
-      const detail::packed_storage& s = w.storage();
-      ref::detail::quantize_activations<void>(x.data(), k, m, k, s.k_padded, s.group, c.xq, c.x_scale,
+      const detail::packed_storage& s = t.w.storage();
+      ref::detail::quantize_activations<void>(t.x.data(), k, m, k, s.k_padded, s.group, c.xq, c.x_scale,
                                               c.x_gsum);
       dispatch([&](auto arch) {
         using A = decltype(arch);
@@ -224,7 +236,7 @@ TEST_SUITE("gemm") {
         else
           kernel::gemm_panels<A>(c.args, 0, s.panels);
       });
-      CHECK(test::first_difference(y, yr) == -1);
+      CHECK(test::first_difference(y, t.yr) == -1);
       // The blocked kernel runs on AVX-512 VNNI only; there it must have asked for the carry.
       if (id == arch_id::avx512vnni) CHECK(requests == 1);
     });

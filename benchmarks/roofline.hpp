@@ -39,29 +39,29 @@ __attribute__((target("avx2"))) inline std::uint64_t read_sum(const std::uint8_t
 // Written in C++ (an array of accumulators with a per-element barrier, the first version),
 // GCC 12 kept the array on the stack and every instruction waited on a store-to-load round
 // trip: the probe read ≈ 0.45 of the peak.
-#define QLITE_ROOFLINE_LOOP(INSN)                                                                         \
-  __asm__ volatile(                                                                                       \
-      "vmovdqa64 %[a], %%zmm12\n\tvmovdqa64 %[b], %%zmm13\n\t"                                            \
-      "vpxord %%zmm0, %%zmm0, %%zmm0\n\tvmovdqa64 %%zmm0, %%zmm1\n\t"                                     \
-      "vmovdqa64 %%zmm0, %%zmm2\n\tvmovdqa64 %%zmm0, %%zmm3\n\t"                                          \
-      "vmovdqa64 %%zmm0, %%zmm4\n\tvmovdqa64 %%zmm0, %%zmm5\n\t"                                          \
-      "vmovdqa64 %%zmm0, %%zmm6\n\tvmovdqa64 %%zmm0, %%zmm7\n\t"                                          \
-      "vmovdqa64 %%zmm0, %%zmm8\n\tvmovdqa64 %%zmm0, %%zmm9\n\t"                                          \
-      "vmovdqa64 %%zmm0, %%zmm10\n\tvmovdqa64 %%zmm0, %%zmm11\n\t"                                        \
-      "test %[n], %[n]\n\tjz 2f\n\t"                                                                      \
-      "1:\n\t" INSN " %%zmm13, %%zmm12, %%zmm0\n\t" INSN " %%zmm13, %%zmm12, %%zmm1\n\t" INSN             \
-      " %%zmm13, %%zmm12, %%zmm2\n\t" INSN " %%zmm13, %%zmm12, %%zmm3\n\t" INSN                           \
-      " %%zmm13, %%zmm12, %%zmm4\n\t" INSN " %%zmm13, %%zmm12, %%zmm5\n\t" INSN                           \
-      " %%zmm13, %%zmm12, %%zmm6\n\t" INSN " %%zmm13, %%zmm12, %%zmm7\n\t" INSN                           \
-      " %%zmm13, %%zmm12, %%zmm8\n\t" INSN " %%zmm13, %%zmm12, %%zmm9\n\t" INSN                           \
-      " %%zmm13, %%zmm12, %%zmm10\n\t" INSN                                                               \
-      " %%zmm13, %%zmm12, %%zmm11\n\t"                                                                    \
-      "dec %[n]\n\tjnz 1b\n\t"                                                                            \
-      "2:\n\tvmovdqu64 %%zmm0, %[out]"                                                                    \
-      : [n] "+r"(iters), [out] "=m"(out)                                                                  \
-      : [a] "m"(a), [b] "m"(b)                                                                            \
-      : "xmm0", "xmm1", "xmm2", "xmm3", "xmm4", "xmm5", "xmm6", "xmm7", "xmm8", "xmm9", "xmm10", "xmm11", \
-        "xmm12", "xmm13", "cc")
+// Operands a, b into zmm12 / zmm13, accumulators zmm0–zmm11 zeroed.
+#define QLITE_ROOFLINE_SETUP                                                                  \
+  "vmovdqa64 %[a], %%zmm12\n\tvmovdqa64 %[b], %%zmm13\n\t"                                    \
+  "vpxord %%zmm0, %%zmm0, %%zmm0\n\tvmovdqa64 %%zmm0, %%zmm1\n\tvmovdqa64 %%zmm0, %%zmm2\n\t" \
+  "vmovdqa64 %%zmm0, %%zmm3\n\tvmovdqa64 %%zmm0, %%zmm4\n\tvmovdqa64 %%zmm0, %%zmm5\n\t"      \
+  "vmovdqa64 %%zmm0, %%zmm6\n\tvmovdqa64 %%zmm0, %%zmm7\n\tvmovdqa64 %%zmm0, %%zmm8\n\t"      \
+  "vmovdqa64 %%zmm0, %%zmm9\n\tvmovdqa64 %%zmm0, %%zmm10\n\tvmovdqa64 %%zmm0, %%zmm11\n\t"
+#define QLITE_ROOFLINE_LOOP(INSN)                                                                          \
+  __asm__ volatile(QLITE_ROOFLINE_SETUP                                                                    \
+                   "test %[n], %[n]\n\tjz 2f\n\t"                                                          \
+                   "1:\n\t" INSN " %%zmm13, %%zmm12, %%zmm0\n\t" INSN " %%zmm13, %%zmm12, %%zmm1\n\t" INSN \
+                   " %%zmm13, %%zmm12, %%zmm2\n\t" INSN " %%zmm13, %%zmm12, %%zmm3\n\t" INSN               \
+                   " %%zmm13, %%zmm12, %%zmm4\n\t" INSN " %%zmm13, %%zmm12, %%zmm5\n\t" INSN               \
+                   " %%zmm13, %%zmm12, %%zmm6\n\t" INSN " %%zmm13, %%zmm12, %%zmm7\n\t" INSN               \
+                   " %%zmm13, %%zmm12, %%zmm8\n\t" INSN " %%zmm13, %%zmm12, %%zmm9\n\t" INSN               \
+                   " %%zmm13, %%zmm12, %%zmm10\n\t" INSN                                                   \
+                   " %%zmm13, %%zmm12, %%zmm11\n\t"                                                        \
+                   "dec %[n]\n\tjnz 1b\n\t"                                                                \
+                   "2:\n\tvmovdqu64 %%zmm0, %[out]"                                                        \
+                   : [n] "+r"(iters), [out] "=m"(out)                                                      \
+                   : [a] "m"(a), [b] "m"(b)                                                                \
+                   : "xmm0", "xmm1", "xmm2", "xmm3", "xmm4", "xmm5", "xmm6", "xmm7", "xmm8", "xmm9",       \
+                     "xmm10", "xmm11", "xmm12", "xmm13", "cc")
 
 // `iters` × 12 independent vpdpbusd (64 MACs = 128 int8 ops each).
 inline int vnni_loop(std::size_t iters) {
@@ -92,42 +92,39 @@ inline float bf16_loop(std::size_t iters) {
 // 32 k an output vector takes 8 vpdpbusd (int4: two nibble halves of 4 chunks) and one FMA that
 // folds the group's int32 sum into the float accumulator. `iters` × (96 vpdpbusd on 12
 // accumulators + 12 FMAs on 2 more: an iteration takes > 48 cycles, so their chains of 6 never
-// wait; zmm16+ would need an AVX-512 target for this TU). On Zen 5 the FMA shares its two pipes with vpdpbusd
-// (vcvtdq2ps, vaddps and the nibble shifts and masks do not), so this reads ≈ 8/9 of vnni_loop.
+// wait; zmm16+ would need an AVX-512 target for this TU). On Zen 5 the FMA shares its two pipes
+// with vpdpbusd (vcvtdq2ps, vaddps and the nibble shifts and masks do not), so this reads ≈ 8/9
+// of vnni_loop.
 inline int vnni_group_loop(std::size_t iters) {
   alignas(64) const std::uint8_t a[64] = {3, 3, 3, 3};
   alignas(64) const std::int8_t b[64] = {-2, -2, -2, -2};
   alignas(64) int out[16];
-  __asm__ volatile(
-      "vmovdqa64 %[a], %%zmm12\n\tvmovdqa64 %[b], %%zmm13\n\t"
-      "vpxord %%zmm0, %%zmm0, %%zmm0\n\tvmovdqa64 %%zmm0, %%zmm1\n\tvmovdqa64 %%zmm0, %%zmm2\n\t"
-      "vmovdqa64 %%zmm0, %%zmm3\n\tvmovdqa64 %%zmm0, %%zmm4\n\tvmovdqa64 %%zmm0, %%zmm5\n\t"
-      "vmovdqa64 %%zmm0, %%zmm6\n\tvmovdqa64 %%zmm0, %%zmm7\n\tvmovdqa64 %%zmm0, %%zmm8\n\t"
-      "vmovdqa64 %%zmm0, %%zmm9\n\tvmovdqa64 %%zmm0, %%zmm10\n\tvmovdqa64 %%zmm0, %%zmm11\n\t"
-      "vmovdqa64 %%zmm0, %%zmm14\n\tvmovdqa64 %%zmm0, %%zmm15\n\t"
-      "test %[n], %[n]\n\tjz 2f\n\t"
-      "1:\n\t"
-      ".rept 8\n\t"
-      "vpdpbusd %%zmm13, %%zmm12, %%zmm0\n\tvpdpbusd %%zmm13, %%zmm12, %%zmm1\n\t"
-      "vpdpbusd %%zmm13, %%zmm12, %%zmm2\n\tvpdpbusd %%zmm13, %%zmm12, %%zmm3\n\t"
-      "vpdpbusd %%zmm13, %%zmm12, %%zmm4\n\tvpdpbusd %%zmm13, %%zmm12, %%zmm5\n\t"
-      "vpdpbusd %%zmm13, %%zmm12, %%zmm6\n\tvpdpbusd %%zmm13, %%zmm12, %%zmm7\n\t"
-      "vpdpbusd %%zmm13, %%zmm12, %%zmm8\n\tvpdpbusd %%zmm13, %%zmm12, %%zmm9\n\t"
-      "vpdpbusd %%zmm13, %%zmm12, %%zmm10\n\tvpdpbusd %%zmm13, %%zmm12, %%zmm11\n\t"
-      ".endr\n\t"
-      ".rept 6\n\t"
-      "vfmadd231ps %%zmm13, %%zmm12, %%zmm14\n\tvfmadd231ps %%zmm13, %%zmm12, %%zmm15\n\t"
-      ".endr\n\t"
-      "dec %[n]\n\tjnz 1b\n\t"
-      "2:\n\tvmovdqu64 %%zmm0, %[out]"
-      : [n] "+r"(iters), [out] "=m"(out)
-      : [a] "m"(a), [b] "m"(b)
-      : "xmm0", "xmm1", "xmm2", "xmm3", "xmm4", "xmm5", "xmm6", "xmm7", "xmm8", "xmm9", "xmm10", "xmm11",
-        "xmm12", "xmm13", "xmm14", "xmm15", "cc");
+  __asm__ volatile(QLITE_ROOFLINE_SETUP
+                   "vmovdqa64 %%zmm0, %%zmm14\n\tvmovdqa64 %%zmm0, %%zmm15\n\t"
+                   "test %[n], %[n]\n\tjz 2f\n\t"
+                   "1:\n\t"
+                   ".rept 8\n\t"
+                   "vpdpbusd %%zmm13, %%zmm12, %%zmm0\n\tvpdpbusd %%zmm13, %%zmm12, %%zmm1\n\t"
+                   "vpdpbusd %%zmm13, %%zmm12, %%zmm2\n\tvpdpbusd %%zmm13, %%zmm12, %%zmm3\n\t"
+                   "vpdpbusd %%zmm13, %%zmm12, %%zmm4\n\tvpdpbusd %%zmm13, %%zmm12, %%zmm5\n\t"
+                   "vpdpbusd %%zmm13, %%zmm12, %%zmm6\n\tvpdpbusd %%zmm13, %%zmm12, %%zmm7\n\t"
+                   "vpdpbusd %%zmm13, %%zmm12, %%zmm8\n\tvpdpbusd %%zmm13, %%zmm12, %%zmm9\n\t"
+                   "vpdpbusd %%zmm13, %%zmm12, %%zmm10\n\tvpdpbusd %%zmm13, %%zmm12, %%zmm11\n\t"
+                   ".endr\n\t"
+                   ".rept 6\n\t"
+                   "vfmadd231ps %%zmm13, %%zmm12, %%zmm14\n\tvfmadd231ps %%zmm13, %%zmm12, %%zmm15\n\t"
+                   ".endr\n\t"
+                   "dec %[n]\n\tjnz 1b\n\t"
+                   "2:\n\tvmovdqu64 %%zmm0, %[out]"
+                   : [n] "+r"(iters), [out] "=m"(out)
+                   : [a] "m"(a), [b] "m"(b)
+                   : "xmm0", "xmm1", "xmm2", "xmm3", "xmm4", "xmm5", "xmm6", "xmm7", "xmm8", "xmm9", "xmm10",
+                     "xmm11", "xmm12", "xmm13", "xmm14", "xmm15", "cc");
   return out[0];
 }
 
 #undef QLITE_ROOFLINE_LOOP
+#undef QLITE_ROOFLINE_SETUP
 #endif
 
 /// Runs fn(i) on `threads` threads at once (i = 0 on the caller).

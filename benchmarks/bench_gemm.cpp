@@ -56,11 +56,10 @@ using clk = std::chrono::steady_clock;
 // ---- limits measured at start-up (for the ratio counters) ------------------------------------
 
 struct limits {
-  double read_bw[3] = {};     // bytes/s at 1 and 2 threads
-  double vnni[3] = {};        // int8 ops/s
-  double vnni_group[3] = {};  // int8 ops/s with one FMA per 8 vpdpbusd (per-group formats)
-  double fma[3] = {};         // fp32 flops/s
-  double bf16[3] = {};        // flops/s
+  double read_bw[3] = {};  // bytes/s at 1 and 2 threads
+  double vnni[3] = {};     // int8 ops/s
+  double fma[3] = {};      // fp32 flops/s
+  double bf16[3] = {};     // flops/s
 };
 limits g_limits;
 
@@ -100,7 +99,6 @@ void measure_limits() {
   for (unsigned t = 1; t <= 2; ++t) {
     if (f.avx2) g_limits.read_bw[t] = measure_read_bw(buf, t);
     if (f.avx512_vnni) g_limits.vnni[t] = measure_peak(roofline::vnni_loop, 12.0 * 128, t);
-    if (f.avx512_vnni) g_limits.vnni_group[t] = measure_peak(roofline::vnni_group_loop, 96.0 * 128, t);
     if (f.avx512f) g_limits.fma[t] = measure_peak(roofline::fma_loop, 12.0 * 32, t);
     if (f.avx512_bf16) g_limits.bf16[t] = measure_peak(roofline::bf16_loop, 12.0 * 64, t);
   }
@@ -448,12 +446,10 @@ int main(int argc, char** argv) {
   if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
   measure_limits();
   std::printf(
-      "limits (start-up probe, best of 3): read %.1f / %.1f GB/s, vpdpbusd %.0f / %.0f GOP/s (with a "
-      "group fold %.0f / %.0f), "
+      "limits (start-up probe, best of 3): read %.1f / %.1f GB/s, vpdpbusd %.0f / %.0f GOP/s, "
       "FMA %.0f / %.0f GFLOP/s, vdpbf16ps %.0f / %.0f GFLOP/s (1 / 2 threads). The machine is shared.\n",
       g_limits.read_bw[1] / 1e9, g_limits.read_bw[2] / 1e9, g_limits.vnni[1] / 1e9, g_limits.vnni[2] / 1e9,
-      g_limits.vnni_group[1] / 1e9, g_limits.vnni_group[2] / 1e9, g_limits.fma[1] / 1e9,
-      g_limits.fma[2] / 1e9, g_limits.bf16[1] / 1e9, g_limits.bf16[2] / 1e9);
+      g_limits.fma[1] / 1e9, g_limits.fma[2] / 1e9, g_limits.bf16[1] / 1e9, g_limits.bf16[2] / 1e9);
   register_roofline();
   register_activation_conversions();
   const std::vector<shape> shapes = {{1, 4096, 4096},   {8, 4096, 4096},  {128, 4096, 4096},
